@@ -1,0 +1,105 @@
+"""Filters that turn declared firewall policy into nftables rules.
+
+Roles and inventories declare the ports a host opens as data::
+
+    - {name: smtp, port: 25, proto: tcp, sources: [10.0.0.0/8]}
+
+``nft_accept_rules`` checks every rule and renders it as nftables statements for the
+``inet ereje_filter`` table. Bad input stops the play before anything changes, with a
+message that names the rule and what is wrong with it (control ATU-5.15-a).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible.errors import AnsibleFilterError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,63}$")
+_PROTOCOLS = ("tcp", "udp")
+
+
+def _port(rule_label: str, value: object) -> int:
+    # bool is an int in Python: "port: yes" must not become port 1.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise AnsibleFilterError(f"{rule_label}: port {value!r} is not a number from 1 to 65535")
+    try:
+        port = int(value)
+    except ValueError:
+        raise AnsibleFilterError(f"{rule_label}: port {value!r} is not a number from 1 to 65535") from None
+    if not 1 <= port <= 65535:
+        raise AnsibleFilterError(f"{rule_label}: port {port} is outside 1-65535")
+    return port
+
+
+def _networks(rule_label: str, sources: object) -> tuple[list[str], list[str]]:
+    if sources is None:
+        return [], []
+    if isinstance(sources, str) or not isinstance(sources, list):
+        raise AnsibleFilterError(
+            f"{rule_label}: sources must be a list of networks such as [10.0.0.0/8], not {sources!r}"
+        )
+    v4: list[str] = []
+    v6: list[str] = []
+    for source in sources:
+        try:
+            net = ipaddress.ip_network(str(source), strict=False)
+        except ValueError:
+            raise AnsibleFilterError(
+                f"{rule_label}: source {source!r} is not an IP address or network (e.g. 192.0.2.0/24)"
+            ) from None
+        (v4 if net.version == 4 else v6).append(str(net))
+    return v4, v6
+
+
+def nft_accept_rules(rules: object) -> list[str]:
+    """Render declared rules as nftables ``accept`` statements, checking each one."""
+    if rules is None:
+        return []
+    if not isinstance(rules, list):
+        raise AnsibleFilterError(f"firewall rules must be a list of rules, not {type(rules).__name__}")
+    statements: list[str] = []
+    seen: set[str] = set()
+    for index, rule in enumerate(rules, start=1):
+        if not isinstance(rule, dict):
+            raise AnsibleFilterError(
+                f"firewall rule #{index} must be a mapping like {{name: smtp, port: 25}}, not {rule!r}"
+            )
+        name = rule.get("name")
+        label = f"firewall rule #{index} ({name!r})" if name else f"firewall rule #{index}"
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise AnsibleFilterError(
+                f"{label}: name is required (letters, digits, space, _ . : / -; at most 64 characters)"
+            )
+        unknown = sorted(set(rule) - {"name", "port", "proto", "sources"})
+        if unknown:
+            raise AnsibleFilterError(
+                f"{label}: unknown key(s) {', '.join(unknown)}; allowed: name, port, proto, sources"
+            )
+        if "port" not in rule:
+            raise AnsibleFilterError(f"{label}: port is required")
+        port = _port(label, rule["port"])
+        proto = rule.get("proto", "tcp")
+        if proto not in _PROTOCOLS:
+            raise AnsibleFilterError(f"{label}: proto must be tcp or udp, not {proto!r}")
+        key = f"{proto}/{port}/{sorted(rule.get('sources') or [])}"
+        if key in seen:
+            raise AnsibleFilterError(f"{label}: {proto} port {port} is declared twice")
+        seen.add(key)
+        v4, v6 = _networks(label, rule.get("sources"))
+        match = f'{proto} dport {port} accept comment "{name}"'
+        if not v4 and not v6:
+            statements.append(match)
+        if v4:
+            statements.append(f"ip saddr {{ {', '.join(v4)} }} {match}")
+        if v6:
+            statements.append(f"ip6 saddr {{ {', '.join(v6)} }} {match}")
+    return statements
+
+
+class FilterModule:
+    """Ereje firewall filters."""
+
+    def filters(self):
+        return {"nft_accept_rules": nft_accept_rules}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create (or refresh) the controller virtualenv in .venv with the pinned dependencies.
+# A stamp holding the hash of requirements.txt + constraints.txt makes a second run instant.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+py=${EREJE_PYTHON:-python3}
+command -v "$py" >/dev/null || apt_install python3
+"$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || die "the controller needs Python 3.11 (Debian 12's python3); $py is $("$py" --version 2>&1)"
+"$py" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+# sshpass/rsync/git are what Ansible itself shells out to on a controller.
+apt_install git rsync openssh-client
+
+stamp="$EREJE_VENV/.ereje-requirements"
+want=$(cat "$EREJE_ROOT/requirements.txt" "$EREJE_ROOT/constraints.txt" | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  log "virtualenv $EREJE_VENV is current"
+  exit 0
+fi
+log "creating virtualenv $EREJE_VENV (pinned requirements, a few minutes the first time)"
+[ -x "$EREJE_VENV/bin/python" ] || "$py" -m venv "$EREJE_VENV"
+"$EREJE_VENV/bin/pip" install -q -r "$EREJE_ROOT/requirements.txt" -c "$EREJE_ROOT/constraints.txt"
+echo "$want" > "$stamp"
+log "virtualenv ready: $("$EREJE_VENV/bin/ansible" --version | head -n1)"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Prepare this Debian 12 machine to run the Ereje lab and the Molecule scenarios:
+#   1. install podman, runc and debootstrap from the Debian mirror;
+#   2. configure the container runtime only as far as this kind of machine needs
+#      (runc instead of crun on cgroups v1 "hybrid", ulimits the process may set);
+#   3. build the Debian 12 base image locally (no registry is reachable) and cache it:
+#      the image tag carries a hash of its recipe, so a second run reuses it and a
+#      changed recipe builds a new one.
+# Safe to run again; every step checks before it changes anything.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || die "run as root: podman runs rootful containers for the lab"
+
+log "installing podman, runc, debootstrap (Debian packages)"
+apt_install podman runc debootstrap uidmap slirp4netns
+
+# crun (podman's default) cannot run on cgroups v1 "hybrid" hosts, and the default
+# ulimits ask for more than an unprivileged sandbox may have: lowered limits work.
+conf=/etc/containers/containers.conf.d/50-ereje.conf
+want='# Managed by ereje scripts/prepare-host.sh: runtime settings this machine needs.
+[containers]
+default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"'
+if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+  log "writing $conf"
+  mkdir -p "$(dirname "$conf")"
+  printf '%s\n' "$want" > "$conf"
+fi
+
+"$here/build-image.sh"
+log "host ready: $(podman --version), image $EREJE_IMAGE"

@@ -1,0 +1,1 @@
+"""Helpers shared by the Testinfra suites of the Molecule scenarios."""

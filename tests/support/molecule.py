@@ -1,0 +1,93 @@
+"""What every Molecule scenario's tests need: hosts, addresses, waiting, and the drift check.
+
+The tests talk to the containers with ``podman exec`` (Testinfra's podman backend) and, where
+a test must cross the network like a user would (SSH, SMTP, HTTPS), from the controller to
+the container's address on the scenario's podman network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import testinfra
+
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)",
+    re.MULTILINE,
+)
+
+
+def scenario_dir() -> Path:
+    return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+
+
+def ephemeral_dir() -> Path:
+    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+
+
+def host(name: str):
+    """A Testinfra host for the container ``name`` (commands run through podman exec)."""
+    return testinfra.get_host(f"podman://{name}")
+
+
+def address(name: str) -> str:
+    """The container's address on its (first) podman network."""
+    out = subprocess.run(["podman", "inspect", name], check=True, capture_output=True, text=True).stdout
+    networks = json.loads(out)[0]["NetworkSettings"]["Networks"]
+    return next(iter(networks.values()))["IPAddress"]
+
+
+def wait_for(probe: Callable[[], bool], timeout: float = 60, interval: float = 1) -> bool:
+    """Poll ``probe`` until it is true or ``timeout`` seconds pass; return its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if probe():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def check_mode_recap(playbook: str = "converge.yml") -> dict[str, dict[str, int]]:
+    """Run the scenario's playbook with --check --diff and return the recap per host.
+
+    Molecule's environment (ANSIBLE_CONFIG, roles and plugin paths) is inherited, so this is
+    the same run as converge, only read-only.
+    """
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "--check",
+            "--diff",
+            str(scenario_dir() / playbook),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        # Molecule forces colour; the recap is parsed, so no escape codes.
+        env=os.environ | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert result.returncode == 0, f"--check run failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    recap = {
+        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
+        for m in RECAP.finditer(result.stdout)
+    }
+    assert recap, f"no PLAY RECAP in the --check output:\n{result.stdout[-3000:]}"
+    return recap | {"_output": result.stdout}  # type: ignore[dict-item]
+
+
+def assert_no_drift(playbook: str = "converge.yml") -> None:
+    """A --check --diff run right after converge must find nothing to change."""
+    recap = check_mode_recap(playbook)
+    output = recap.pop("_output")
+    drifted = {h: r["changed"] for h, r in recap.items() if r["changed"]}
+    assert not drifted, f"--check reports drift {drifted}:\n{output[-8000:]}"

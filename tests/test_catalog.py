@@ -1,0 +1,172 @@
+"""The control catalog, the roles' tags and the tests agree with each other.
+
+The build fails when:
+- a control is malformed (ID syntax, missing reason, unknown status ...);
+- a tag that looks like a control ID names no control of the catalog;
+- an automated or partial control has no task tagged with its ID in its enforcing roles;
+- a role tags a control that the catalog does not say that role enforces;
+- a verified_by entry points at a test that does not exist, or whose docstring does not name
+  the control; or a Molecule test names a control in its docstring without being listed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = yaml.safe_load((ROOT / "controls" / "catalog.yml").read_text(encoding="utf-8"))
+CONTROLS = {c["id"]: c for c in CATALOG["controls"]}
+ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)-([0-9]+(\.[0-9]+)*|annex)-[a-z]$")
+LOOKS_LIKE_ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)[-_ ]", re.IGNORECASE)
+ID_IN_TEXT = re.compile(r"\b(?:ATU|YU|KTBU|KNMU|MVD)-(?:[0-9]+(?:\.[0-9]+)*|annex)-[a-z]\b")
+STATUSES = {"automated", "partial", "planned", "manual", "not_applicable"}
+IMPLEMENTED = {"automated", "partial"}
+GROUPS = {
+    "all",
+    "linux",
+    "windows",
+    "domain_controllers",
+    "mail_gateways",
+    "web_hosts",
+    "backup_servers",
+    "log_collectors",
+    "workstations",
+}
+
+
+def _tags_in(node, found: list) -> None:
+    if isinstance(node, dict):
+        tags = node.get("tags")
+        if isinstance(tags, str):
+            found.extend(t.strip() for t in tags.split(","))
+        elif isinstance(tags, list):
+            found.extend(str(t) for t in tags)
+        for value in node.values():
+            _tags_in(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _tags_in(item, found)
+
+
+def tags_by_owner() -> dict[str, dict[str, list[str]]]:
+    """{owner: {tag: [files]}}; owner is a role name, or 'playbooks'."""
+    owners: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    files = [
+        (p.relative_to(ROOT / "roles").parts[0], p)
+        for p in (ROOT / "roles").glob("*/**/*.yml")
+        if p.relative_to(ROOT / "roles").parts[1] in ("tasks", "handlers")
+    ]
+    files += [("playbooks", p) for p in (ROOT / "playbooks").glob("*.yml")]
+    for owner, path in files:
+        found: list[str] = []
+        _tags_in(yaml.safe_load(path.read_text(encoding="utf-8")), found)
+        for tag in found:
+            owners[owner][tag].append(str(path.relative_to(ROOT)))
+    return owners
+
+
+TAGS = tags_by_owner()
+
+
+def test_catalog_has_controls_with_unique_ids():
+    ids = [c["id"] for c in CATALOG["controls"]]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    assert len(ids) >= 40
+
+
+@pytest.mark.parametrize("control", CATALOG["controls"], ids=lambda c: c["id"])
+def test_control_is_well_formed(control):
+    assert ID.match(control["id"]), f"{control['id']}: not DOC-clause-letter"
+    doc = control["id"].split("-")[0]
+    assert doc in CATALOG["documents"]
+    assert control["clause"].split(" ")[0] == doc
+    for field in ("title", "statement", "quote", "status", "applies_to"):
+        assert control.get(field), f"{control['id']}: {field} is missing"
+    assert control["status"] in STATUSES
+    assert set(control["applies_to"]) <= GROUPS, f"{control['id']}: unknown group"
+    if control["status"] != "automated":
+        assert control.get("reason"), f"{control['id']}: a {control['status']} control needs a reason"
+    if control["status"] in IMPLEMENTED:
+        assert control.get("enforced_by"), f"{control['id']}: which role enforces it?"
+        assert control.get("verified_by"), f"{control['id']}: which test verifies it?"
+    else:
+        assert not control.get("enforced_by") and not control.get("verified_by"), (
+            f"{control['id']}: a {control['status']} control cannot claim roles or tests"
+        )
+    if control["status"] == "planned":
+        assert isinstance(control.get("issue"), int), f"{control['id']}: planned for which issue?"
+
+
+def test_every_control_shaped_tag_is_a_known_control():
+    unknown = {
+        tag: files
+        for owner in TAGS.values()
+        for tag, files in owner.items()
+        if LOOKS_LIKE_ID.match(tag) and tag not in CONTROLS
+    }
+    assert not unknown, f"tags that name no control of controls/catalog.yml: {unknown}"
+
+
+@pytest.mark.parametrize(
+    "control", [c for c in CATALOG["controls"] if c["status"] in IMPLEMENTED], ids=lambda c: c["id"]
+)
+def test_implemented_control_is_enforced_by_tagged_tasks(control):
+    for role in control["enforced_by"]:
+        assert (ROOT / "roles" / role).is_dir(), f"{control['id']}: role {role} does not exist"
+        assert control["id"] in TAGS.get(role, {}), (
+            f"{control['id']}: role {role} has no task tagged {control['id']}"
+        )
+
+
+def test_roles_only_tag_controls_the_catalog_says_they_enforce():
+    wrong = []
+    for owner, tags in TAGS.items():
+        if owner == "playbooks":
+            continue
+        for tag in tags:
+            control = CONTROLS.get(tag)
+            if control and (control["status"] not in IMPLEMENTED or owner not in control["enforced_by"]):
+                wrong.append(
+                    f"{owner} tags {tag} ({control['status']}, enforced_by {control['enforced_by']})"
+                )
+    assert not wrong, wrong
+
+
+def _test_functions(path: Path) -> dict[str, str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name: ast.get_docstring(node) or ""
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+
+
+@pytest.mark.parametrize(
+    "control", [c for c in CATALOG["controls"] if c["status"] in IMPLEMENTED], ids=lambda c: c["id"]
+)
+def test_implemented_control_is_verified_by_existing_tests(control):
+    for ref in control["verified_by"]:
+        file, _, name = ref.partition("::")
+        path = ROOT / file
+        assert path.is_file(), f"{control['id']}: {file} does not exist"
+        functions = _test_functions(path)
+        assert name in functions, f"{control['id']}: {file} has no test {name}"
+        assert control["id"] in functions[name], f"{control['id']}: the docstring of {ref} does not name it"
+
+
+def test_every_test_that_names_a_control_is_listed():
+    missing = []
+    for path in sorted(ROOT.glob("molecule/*/tests/test_*.py")):
+        for name, doc in _test_functions(path).items():
+            ref = f"{path.relative_to(ROOT)}::{name}"
+            for control in ID_IN_TEXT.findall(doc):
+                assert control in CONTROLS, f"{ref} names unknown control {control}"
+                if ref not in CONTROLS[control]["verified_by"]:
+                    missing.append(f"{control}: {ref}")
+    assert not missing, f"tests that prove a control but are not in its verified_by: {missing}"

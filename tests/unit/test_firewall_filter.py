@@ -1,0 +1,66 @@
+"""nft_accept_rules: declared ports become nftables statements; bad input is named clearly."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from firewall import nft_accept_rules
+
+
+def test_port_open_to_everyone():
+    assert nft_accept_rules([{"name": "smtp", "port": 25}]) == ['tcp dport 25 accept comment "smtp"']
+
+
+def test_sources_split_by_address_family():
+    rules = nft_accept_rules(
+        [
+            {
+                "name": "ldaps",
+                "port": "636",
+                "proto": "tcp",
+                "sources": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"],
+            }
+        ]
+    )
+    assert rules == [
+        'ip saddr { 10.0.0.0/8, 192.0.2.7/32 } tcp dport 636 accept comment "ldaps"',
+        'ip6 saddr { 2001:db8::/32 } tcp dport 636 accept comment "ldaps"',
+    ]
+
+
+def test_udp_and_empty_inputs():
+    assert nft_accept_rules([{"name": "ntp", "port": 123, "proto": "udp"}]) == [
+        'udp dport 123 accept comment "ntp"'
+    ]
+    assert nft_accept_rules([]) == []
+    assert nft_accept_rules(None) == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ([{"name": "web", "port": "http"}], "port 'http' is not a number from 1 to 65535"),
+        ([{"name": "web", "port": 70000}], "port 70000 is outside 1-65535"),
+        ([{"name": "web", "port": 0}], "port 0 is outside 1-65535"),
+        ([{"name": "web", "port": True}], "is not a number"),
+        ([{"name": "web"}], "port is required"),
+        ([{"port": 80}], "name is required"),
+        ([{"name": 'x" accept; drop', "port": 80}], "name is required"),
+        ([{"name": "web", "port": 80, "proto": "icmp"}], "proto must be tcp or udp"),
+        ([{"name": "web", "port": 80, "sources": "10.0.0.0/8"}], "sources must be a list"),
+        ([{"name": "web", "port": 80, "sources": ["10.0.0.300/8"]}], "is not an IP address or network"),
+        ([{"name": "web", "port": 80, "src": ["10.0.0.0/8"]}], "unknown key(s) src"),
+        ([{"name": "a", "port": 80}, {"name": "b", "port": 80}], "tcp port 80 is declared twice"),
+        (["80/tcp"], "must be a mapping"),
+        ({"name": "web"}, "must be a list of rules"),
+    ],
+)
+def test_bad_rules_are_refused_with_a_clear_message(rules, message):
+    with pytest.raises(AnsibleFilterError, match=None) as error:
+        nft_accept_rules(rules)
+    assert message in str(error.value)
+
+
+def test_message_names_the_rule():
+    with pytest.raises(AnsibleFilterError) as error:
+        nft_accept_rules([{"name": "ok", "port": 1}, {"name": "smtp", "port": "twenty-five"}])
+    assert "firewall rule #2 ('smtp')" in str(error.value)
