@@ -55,20 +55,21 @@ def wait_for(probe: Callable[[], bool], timeout: float = 60, interval: float = 1
         time.sleep(interval)
 
 
-def check_mode_recap(playbook: str = "converge.yml") -> dict[str, dict[str, int]]:
-    """Run the scenario's playbook with --check --diff and return the recap per host.
+def run_playbook(
+    playbook: str | Path, *args: str
+) -> tuple[subprocess.CompletedProcess, dict[str, dict[str, int]]]:
+    """Run a playbook against the scenario's inventory with Molecule's environment.
 
-    Molecule's environment (ANSIBLE_CONFIG, roles and plugin paths) is inherited, so this is
-    the same run as converge, only read-only.
+    ``playbook`` is relative to the scenario directory (or absolute). Returns the finished
+    process and the PLAY RECAP per host.
     """
     result = subprocess.run(
         [
             "ansible-playbook",
             "-i",
             os.environ["MOLECULE_INVENTORY_FILE"],
-            "--check",
-            "--diff",
             str(scenario_dir() / playbook),
+            *args,
         ],
         capture_output=True,
         text=True,
@@ -76,18 +77,17 @@ def check_mode_recap(playbook: str = "converge.yml") -> dict[str, dict[str, int]
         # Molecule forces colour; the recap is parsed, so no escape codes.
         env=os.environ | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
     )
-    assert result.returncode == 0, f"--check run failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     recap = {
         m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
         for m in RECAP.finditer(result.stdout)
     }
-    assert recap, f"no PLAY RECAP in the --check output:\n{result.stdout[-3000:]}"
-    return recap | {"_output": result.stdout}  # type: ignore[dict-item]
+    return result, recap
 
 
 def assert_no_drift(playbook: str = "converge.yml") -> None:
     """A --check --diff run right after converge must find nothing to change."""
-    recap = check_mode_recap(playbook)
-    output = recap.pop("_output")
+    result, recap = run_playbook(playbook, "--check", "--diff")
+    assert result.returncode == 0, f"--check run failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert recap, f"no PLAY RECAP in the --check output:\n{result.stdout[-3000:]}"
     drifted = {h: r["changed"] for h, r in recap.items() if r["changed"]}
-    assert not drifted, f"--check reports drift {drifted}:\n{output[-8000:]}"
+    assert not drifted, f"--check reports drift {drifted}:\n{result.stdout[-8000:]}"

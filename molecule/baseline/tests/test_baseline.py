@@ -7,6 +7,7 @@ collector to the node across the scenario's podman network.
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import uuid
@@ -189,7 +190,7 @@ def test_log_line_reaches_collector(node, collector):
     node.run_test(f"logger -p authpriv.warning -t ereje-test {token}")
     assert molecule.wait_for(lambda: collector.run(f"grep -rlF {token} /var/log/remote").rc == 0, timeout=60)
     path = collector.check_output(f"grep -rlF {token} /var/log/remote")
-    assert NODE.split(".")[0] in path or "/10." in path, f"filed under an unexpected host: {path}"
+    assert path.startswith(f"/var/log/remote/{NODE}/"), f"filed under an unexpected host: {path}"
 
 
 # ---- ATU-5.18-b: time --------------------------------------------------------------------------
@@ -204,6 +205,40 @@ def test_time_sync_configuration_is_valid(node):
     parsed = node.run("chronyd -p -f /etc/chrony/chrony.conf")
     assert parsed.rc == 0, parsed.stderr
     assert f"server {COLLECTOR} iburst" in parsed.stdout
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+
+def test_port_that_is_not_a_number_stops_the_play_before_any_change():
+    """ATU-5.15-a: a firewall port that is not a number is refused, naming the variable; nothing changes."""
+    bad = json.dumps({"baseline_firewall_allow": [{"name": "web", "port": "http"}]})
+    result, recap = molecule.run_playbook("converge.yml", "-e", bad)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "baseline_firewall_allow" in output and "'port'" in output, output[-3000:]
+    assert all(r["changed"] == 0 for r in recap.values()), recap
+
+
+def test_unknown_control_in_a_waiver_is_refused_with_a_suggestion():
+    """A waiver naming a control that does not exist stops the run before any host is touched."""
+    waivers = {
+        "ereje_waivers": [
+            {
+                "control": "ATU-5.17a",
+                "hosts": "all",
+                "justification": "test",
+                "approved_by": "test",
+                "expires": "2027-01-01",
+            }
+        ]
+    }
+    preflight = molecule.scenario_dir().parents[1] / "playbooks" / "preflight.yml"
+    result, _ = molecule.run_playbook(preflight, "-e", json.dumps(waivers))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'ATU-5.17a' is not a control" in output, output[-3000:]
+    assert "did you mean ATU-5.17-a?" in output
 
 
 # ---- the whole role ---------------------------------------------------------------------------

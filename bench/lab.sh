@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Benchmark of the whole lab: container creation, first converge of playbooks/site.yml from
+# bare containers, and a no-op re-run; prints seconds and the no-op/first ratio.
+# It rebuilds the lab (destroys the current lab containers first).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/scripts/lib.sh"
+use_venv
+cd "$EREJE_ROOT"
+
+calc() { python3 -c "print(round($1, 2))"; }
+seconds() { local start=$EPOCHREALTIME; "$@" >/dev/null; calc "$EPOCHREALTIME - $start"; }
+
+ansible-playbook playbooks/lab.yml -e lab_state=absent >/dev/null
+create=$(seconds ansible-playbook playbooks/lab.yml)
+first=$(seconds ansible-playbook playbooks/site.yml)
+noop=$(seconds ansible-playbook playbooks/site.yml)
+hosts=$(ansible-inventory --list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["_meta"]["hostvars"]))')
+
+printf 'hosts                    %8d\n' "$hosts"
+printf 'lab creation (s)         %8.1f\n' "$create"
+printf 'first converge (s)       %8.1f\n' "$first"
+printf 'no-op re-run (s)         %8.1f\n' "$noop"
+printf 'no-op / first            %8.2f\n' "$(calc "$noop / $first")"
