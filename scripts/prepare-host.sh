@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ "$(id -u)" -eq 0 ] || die "run as root: podman runs rootful containers for the lab"
 
-log "installing podman, runc, debootstrap (Debian packages)"
+log "podman, runc, debootstrap (Debian packages)"
 apt_install podman runc debootstrap uidmap slirp4netns
 
 # crun (podman's default) cannot run on cgroups v1 "hybrid" hosts, and the default
