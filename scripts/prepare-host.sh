@@ -17,6 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 log "podman, runc, debootstrap (Debian packages)"
 apt_install podman runc debootstrap uidmap slirp4netns
+# Headless Chromium renders the audit report and the website in the tests, as a person sees them.
+apt_install chromium
 
 # crun (podman's default) cannot run on cgroups v1 "hybrid" hosts, and the default
 # ulimits ask for more than an unprivileged sandbox may have: lowered limits work.

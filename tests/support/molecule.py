@@ -55,19 +55,23 @@ def wait_for(probe: Callable[[], bool], timeout: float = 60, interval: float = 1
         time.sleep(interval)
 
 
-def run_playbook(
-    playbook: str | Path, *args: str
-) -> tuple[subprocess.CompletedProcess, dict[str, dict[str, int]]]:
-    """Run a playbook against the scenario's inventory with Molecule's environment.
+def project_dir() -> Path:
+    return Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
-    ``playbook`` is relative to the scenario directory (or absolute). Returns the finished
-    process and the PLAY RECAP per host.
+
+def run_playbook(
+    playbook: str | Path, *args: str, inventory: str | Path | None = None
+) -> tuple[subprocess.CompletedProcess, dict[str, dict[str, int]]]:
+    """Run a playbook with Molecule's environment (ANSIBLE_CONFIG, roles and plugin paths).
+
+    ``playbook`` is relative to the scenario directory (or absolute); ``inventory`` defaults to
+    the one Molecule generated. Returns the finished process and the PLAY RECAP per host.
     """
     result = subprocess.run(
         [
             "ansible-playbook",
             "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(inventory or os.environ["MOLECULE_INVENTORY_FILE"]),
             str(scenario_dir() / playbook),
             *args,
         ],
@@ -84,9 +88,9 @@ def run_playbook(
     return result, recap
 
 
-def assert_no_drift(playbook: str = "converge.yml") -> None:
+def assert_no_drift(playbook: str = "converge.yml", inventory: str | Path | None = None) -> None:
     """A --check --diff run right after converge must find nothing to change."""
-    result, recap = run_playbook(playbook, "--check", "--diff")
+    result, recap = run_playbook(playbook, "--check", "--diff", inventory=inventory)
     assert result.returncode == 0, f"--check run failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     assert recap, f"no PLAY RECAP in the --check output:\n{result.stdout[-3000:]}"
     drifted = {h: r["changed"] for h, r in recap.items() if r["changed"]}

@@ -1,0 +1,136 @@
+"""Fixtures of the mail scenario: the gateway, the mailbox host behind it, and a mail client.
+
+The controller plays both the Internet (port 25) and the staff's mail clients (port 587); what
+reached whom is read on the mailbox host's Maildirs and in the gateway's log and quarantine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+
+from support import molecule
+
+GW = "ereje-mol-mail-gw"
+MBOX = "ereje-mol-mail-mbox"
+DOMAIN = "ereje.test"
+OUTSIDE = "outside.test"
+ADMIN = f"postmaster@{DOMAIN}"
+QUARANTINE = "/var/lib/amavis/virusmails"
+MAILDIRS = "/var/mail/vhosts"
+
+
+def pexec(name: str, command: str, data: bytes | None = None, check: bool = True) -> bytes:
+    """Run a shell command in a container (podman exec), optionally feeding it bytes."""
+    result = subprocess.run(
+        ["podman", "exec", "-i", name, "sh", "-c", command],
+        input=data if data is not None else b"",
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{name}: {command!r} failed: {result.stderr.decode(errors='replace')[-2000:]}")
+    return result.stdout
+
+
+def queue_empty(name: str) -> bool:
+    return pexec(name, "postqueue -j", check=False).strip() == b""
+
+
+def wait_queues_empty(timeout: float = 300) -> None:
+    """Every message has left the gateway (filtered, delivered or quarantined) and the mailbox host."""
+
+    # Two empty looks in a row: a message between Amavis and the re-injection port is briefly
+    # in neither queue.
+    def settled() -> bool:
+        if not (queue_empty(GW) and queue_empty(MBOX)):
+            return False
+        time.sleep(2)
+        return queue_empty(GW) and queue_empty(MBOX)
+
+    assert molecule.wait_for(settled, timeout=timeout, interval=2), pexec(
+        GW, "postqueue -p | tail -20"
+    ).decode()
+
+
+def mailbox(address: str) -> list[EmailMessage]:
+    """The messages delivered to ``address`` on the mailbox host (Delivered-To: in its domain's Maildir)."""
+    domain = address.split("@")[1]
+    directory = f"{MAILDIRS}/{domain}/new"
+    script = (
+        f"cd {shlex.quote(directory)} 2>/dev/null || exit 0; "
+        f"grep -l -i -x -F {shlex.quote('Delivered-To: ' + address)} * 2>/dev/null "
+        '| while read -r f; do printf \'%s\\0\' "$(base64 -w0 < "$f")"; done'
+    )
+    out = pexec(MBOX, script)
+    return [
+        BytesParser(policy=default_policy).parsebytes(base64.b64decode(chunk))
+        for chunk in out.split(b"\0")
+        if chunk.strip()
+    ]
+
+
+def gateway_log() -> str:
+    return pexec(GW, "cat /var/log/mail.log 2>/dev/null || journalctl -q --no-pager -o short").decode(
+        errors="replace"
+    )
+
+
+class Client:
+    """SMTP to the gateway the way the Internet (25) or a staff member (587) would."""
+
+    def __init__(self, ip: str, passwords: dict[str, str]):
+        self.ip = ip
+        self.passwords = passwords
+
+    def inbound(self, message: EmailMessage, sender: str, recipients: list[str]) -> dict:
+        with smtplib.SMTP(self.ip, 25, timeout=60) as smtp:
+            smtp.ehlo("mx.outside.test")
+            return smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+
+    def submit(self, login: str | None, message: EmailMessage, sender: str, recipients: list[str]) -> dict:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
+        with smtplib.SMTP(self.ip, 587, timeout=60) as smtp:
+            smtp.ehlo("ws1.ereje.test")
+            smtp.starttls(context=context)
+            smtp.ehlo("ws1.ereje.test")
+            if login:
+                smtp.login(login, self.passwords[login])
+            return smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+
+
+@pytest.fixture(scope="session")
+def gw():
+    return molecule.host(GW)
+
+
+@pytest.fixture(scope="session")
+def gw_ip():
+    return molecule.address(GW)
+
+
+@pytest.fixture(scope="session")
+def passwords():
+    return json.loads((molecule.ephemeral_dir() / "mail_passwords.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def client(gw_ip, passwords):
+    return Client(gw_ip, passwords)

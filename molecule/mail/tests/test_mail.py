@@ -1,0 +1,335 @@
+"""The mail gateway, used the way the Internet, staff and administrators meet it.
+
+Real mail goes over SMTP from the controller to the gateway (25 from "the Internet", 587 from
+staff), through Postfix, Amavis and clamd, to the mailbox host, whose Maildirs show what was
+delivered. Each test names the control it proves (controls/catalog.yml lists it under verified_by).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+
+import corpus
+import pytest
+
+from conftest import ADMIN, DOMAIN, GW, OUTSIDE, QUARANTINE, gateway_log, mailbox, pexec, wait_queues_empty
+from support import molecule
+
+RUN = uuid.uuid4().hex[:10]
+PARTNER = f"partner@{OUTSIDE}"
+FORBIDDEN = corpus.forbidden_cases()
+LEGITIMATE = corpus.legitimate_cases()
+BLOCKED = re.compile(
+    r"Blocked (?P<verdict>[A-Z-]+) .*?quarantine: (?P<quarantine>\S+?),.*?Message-ID: <(?P<mid>[^>]+)>"
+)
+
+
+def forbidden_rcpt(case_id: str) -> str:
+    return f"bad-{case_id}-{RUN}@{DOMAIN}"
+
+
+def legit_rcpt(case_id: str) -> str:
+    return f"ok-{case_id}-{RUN}@{DOMAIN}"
+
+
+def has_case_header(messages: list[EmailMessage], case_id: str) -> bool:
+    return any(m.get("X-Ereje-Case", "").startswith(case_id + " ") for m in messages)
+
+
+def attachments(message: EmailMessage) -> list[tuple[str, bytes]]:
+    found = []
+    for part in message.walk():
+        if part.get_content_disposition() == "attachment" and part.get_content_type() != "message/rfc822":
+            found.append((part.get_filename(), part.get_payload(decode=True)))
+    return found
+
+
+@pytest.fixture(scope="module")
+def corpus_sent(client):
+    """Send the whole corpus once (forbidden and legitimate), then wait until it is all handled."""
+    refused = {}
+    for case in FORBIDDEN:
+        message = corpus.build(case, RUN, PARTNER, forbidden_rcpt(case.id))
+        try:
+            client.inbound(message, PARTNER, [forbidden_rcpt(case.id)])
+        except smtplib.SMTPException as error:  # refused at SMTP time also counts as refused
+            refused[case.id] = str(error)
+    sent_legit = {}
+    for case in LEGITIMATE:
+        message = corpus.build(case, RUN, PARTNER, legit_rcpt(case.id))
+        client.inbound(message, PARTNER, [legit_rcpt(case.id)])
+        sent_legit[case.id] = message
+    wait_queues_empty()
+    blocked = {
+        m["mid"].split(".")[0]: m
+        for m in BLOCKED.finditer(gateway_log())
+        if m["mid"].endswith(RUN + "@corpus.ereje.test")
+    }
+    return {"refused": refused, "blocked": blocked, "legit": sent_legit}
+
+
+# ---- YU-1.3.2-a / YU-1.3.2-b: forbidden attachments never reach the recipient --------------
+
+
+@pytest.mark.parametrize("case", FORBIDDEN, ids=lambda c: c.id)
+def test_forbidden_attachment_is_quarantined_and_recipient_told(corpus_sent, case):
+    """YU-1.3.2-a, YU-1.3.2-b: a forbidden or infected attachment is not delivered; it is quarantined,
+    logged with its verdict, and the recipient (or, for uninspectable mail, the sender) is told."""
+    if case.id in corpus_sent["refused"]:
+        return  # refused during the SMTP dialogue: the sender's server holds it and tells the sender
+    delivered = mailbox(forbidden_rcpt(case.id))
+    assert not has_case_header(delivered, case.id), f"{case.id}: the original reached the recipient"
+    blocked = corpus_sent["blocked"].get(case.id)
+    assert blocked, f"{case.id}: no 'Blocked' decision in the gateway's log"
+    # UNCHECKED may come with a reason (UNCHECKED-ENCRYPTED, UNCHECKED-OVERLIMIT).
+    assert blocked["verdict"].split("-")[0] in case.verdicts, (
+        f"{case.id}: verdict {blocked['verdict']}, expected {case.verdicts}"
+    )
+    quarantined = pexec(
+        GW, f"grep -l 'Message-ID: <{case.id}.{RUN}@' {QUARANTINE}/{blocked['quarantine']}", check=False
+    )
+    assert quarantined.strip(), (
+        f"{case.id}: quarantine file {blocked['quarantine']} missing or not this message"
+    )
+    if blocked["verdict"].startswith("UNCHECKED"):
+        # Amavis has no recipient notice for UNCHECKED: the sender gets a non-delivery report.
+        notices = [m for m in mailbox(PARTNER) if f"{case.id}.{RUN}@" in m.as_string()]
+        assert notices, f"{case.id}: the sender was not told"
+        return
+    notices = [m for m in delivered if ADMIN in m.get("From", "")]
+    assert notices, f"{case.id}: the recipient was not told"
+
+
+def test_forbidden_corpus_is_large_enough():
+    """YU-1.3.2-a: the corpus covers at least 25 forbidden cases across names, encodings and archives."""
+    assert len(FORBIDDEN) >= 25
+
+
+def test_administrator_is_told_and_can_release(client, corpus_sent):
+    """YU-1.3.2-a: the administrator is told of blocked mail and can release it from quarantine."""
+    admin_notices = mailbox(ADMIN)
+    assert any(RUN in m.as_string() for m in admin_notices), "no notice to the administrator"
+    case = corpus.Case("release-me", [corpus.Attachment("tool.exe", corpus.TEXT)])
+    rcpt = f"release-{RUN}@{DOMAIN}"
+    client.inbound(corpus.build(case, RUN, PARTNER, rcpt), PARTNER, [rcpt])
+    wait_queues_empty()
+    found = [m for m in BLOCKED.finditer(gateway_log()) if m["mid"] == f"release-me.{RUN}@corpus.ereje.test"]
+    assert found, "the message to release was not blocked"
+    pexec(GW, f"amavisd-release {found[-1]['quarantine']}")
+    wait_queues_empty()
+    assert has_case_header(mailbox(rcpt), "release-me"), "released mail was not delivered"
+
+
+# ---- YU-1.3.2-a / ATU-2.2.1-b: legitimate mail arrives intact --------------------------------
+
+
+@pytest.mark.parametrize("case", LEGITIMATE, ids=lambda c: c.id)
+def test_legitimate_mail_is_delivered_intact(corpus_sent, case):
+    """ATU-2.2.1-b, YU-1.3.2-a: ordinary documents, images, archives and Kazakh/Cyrillic names
+    reach the recipient with every attachment byte for byte."""
+    assert case.id not in corpus_sent["blocked"], (
+        f"{case.id}: blocked {corpus_sent['blocked'][case.id]['verdict']}"
+    )
+    delivered = [
+        m for m in mailbox(legit_rcpt(case.id)) if m.get("X-Ereje-Case", "").startswith(case.id + " ")
+    ]
+    assert len(delivered) == 1, f"{case.id}: delivered {len(delivered)} times"
+    sent = corpus_sent["legit"][case.id]
+    assert attachments(delivered[0]) == attachments(sent)
+    assert delivered[0].get_body(("plain",)).get_content() == sent.get_body(("plain",)).get_content()
+
+
+# ---- YU-1.3.2-a / YU-1.3.2-c: outbound mail of staff -------------------------------------------
+
+
+def test_staff_outbound_forbidden_attachment_bounces_to_sender(client):
+    """YU-1.3.2-a: a staff member cannot send an executable out either: it is quarantined and the
+    sender gets a non-delivery report."""
+    case = corpus.Case("outbound-exe", [corpus.Attachment("tool.exe", corpus.pe_stub())])
+    rcpt = f"out-exe-{RUN}@{OUTSIDE}"
+    client.submit("staff1", corpus.build(case, RUN, f"staff1@{DOMAIN}", rcpt), f"staff1@{DOMAIN}", [rcpt])
+    wait_queues_empty()
+    assert not has_case_header(mailbox(rcpt), "outbound-exe")
+    bounces = [m for m in mailbox(f"staff1@{DOMAIN}") if f"outbound-exe.{RUN}" in m.as_string()]
+    assert bounces, "the sender got no report"
+    assert any(m["mid"] == f"outbound-exe.{RUN}@corpus.ereje.test" for m in BLOCKED.finditer(gateway_log()))
+
+
+def test_staff_outbound_mail_is_dkim_signed_and_delivered(client):
+    """YU-1.3.2-c, ATU-2.2.1-b: authenticated staff mail with their own address leaves, DKIM-signed
+    for the university's domain."""
+    case = corpus.Case("outbound-pdf", [corpus.Attachment("offer.pdf", corpus.pdf(), "application/pdf")])
+    rcpt = f"out-ok-{RUN}@{OUTSIDE}"
+    client.submit("staff1", corpus.build(case, RUN, f"staff1@{DOMAIN}", rcpt), f"staff1@{DOMAIN}", [rcpt])
+    wait_queues_empty()
+    delivered = [m for m in mailbox(rcpt) if m.get("X-Ereje-Case", "").startswith("outbound-pdf ")]
+    assert len(delivered) == 1
+    signature = delivered[0].get("DKIM-Signature", "")
+    assert re.search(r"\bd=ereje\.test;", signature) and re.search(r"\bs=mail;", signature), signature
+
+
+def test_forged_local_sender_from_outside_is_refused(client):
+    """YU-1.3.2-c: mail from the Internet claiming a university address is refused."""
+    rcpt = f"victim-{RUN}@{DOMAIN}"
+    message = corpus.build(corpus.Case("forged-inbound"), RUN, f"rector@{DOMAIN}", rcpt)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        client.inbound(message, f"rector@{DOMAIN}", [rcpt])
+    assert "5.7.1" in str(refused.value)
+
+
+def test_staff_cannot_send_as_someone_else(client):
+    """YU-1.3.2-c: a logged-in staff member cannot use another user's return address."""
+    rcpt = f"x-{RUN}@{OUTSIDE}"
+    message = corpus.build(corpus.Case("forged-submission"), RUN, f"rector-office@{DOMAIN}", rcpt)
+    with pytest.raises((smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)) as refused:
+        client.submit("staff1", message, f"rector-office@{DOMAIN}", [rcpt])
+    assert "not owned" in str(refused.value)
+
+
+def test_submission_without_login_is_refused(client):
+    """YU-1.3.2-c: without logging in nobody sends through the submission port."""
+    rcpt = f"x-{RUN}@{OUTSIDE}"
+    message = corpus.build(corpus.Case("anonymous-submission"), RUN, f"staff1@{DOMAIN}", rcpt)
+    with pytest.raises((smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)):
+        client.submit(None, message, f"staff1@{DOMAIN}", [rcpt])
+
+
+# ---- YU-1.3.2-d: mass mailing ------------------------------------------------------------------
+
+
+def recipients(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{i}-{RUN}@{OUTSIDE}" for i in range(count)]
+
+
+def test_too_many_recipients_in_one_message_is_refused(client, gw):
+    """YU-1.3.2-d: a message to more recipients than allowed (5 in this scenario) is refused."""
+    gw.run_test("systemctl restart postfwd")
+    rcpts = recipients("many", 6)
+    message = corpus.build(corpus.Case("mass-mailing"), RUN, f"staff2@{DOMAIN}", rcpts[0])
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        client.submit("staff2", message, f"staff2@{DOMAIN}", rcpts)
+    assert "mass mailing" in str(refused.value)
+
+
+def test_hourly_recipient_limit_stops_a_mailing_in_parts(client, gw):
+    """YU-1.3.2-d: splitting a mailing into small messages does not help: 12 recipients per hour."""
+    gw.run_test("systemctl restart postfwd")
+    accepted = 0
+    for batch in range(5):
+        rcpts = recipients(f"hourly{batch}", 4)
+        message = corpus.build(corpus.Case(f"hourly-{batch}"), RUN, f"bulk@{DOMAIN}", rcpts[0])
+        try:
+            client.submit("bulk", message, f"bulk@{DOMAIN}", rcpts)
+            accepted += len(rcpts)
+        except smtplib.SMTPDataError as refused:
+            assert "per hour" in str(refused)
+    assert 8 <= accepted <= 12, f"{accepted} recipients accepted within the hour"
+
+
+def test_official_notices_are_exempt(client, gw):
+    """YU-1.3.2-d: the declared sender of official notices may address many recipients."""
+    gw.run_test("systemctl restart postfwd")
+    rcpts = [f"all-{i}-{RUN}@{DOMAIN}" for i in range(20)]
+    message = corpus.build(corpus.Case("official-notice"), RUN, f"rector-office@{DOMAIN}", rcpts[0])
+    client.submit("notices", message, f"rector-office@{DOMAIN}", rcpts)
+    client.submit("notices", message, f"rector-office@{DOMAIN}", rcpts)
+    wait_queues_empty()
+    assert has_case_header(mailbox(rcpts[-1]), "official-notice")
+
+
+# ---- ATU-6.2-a: the policy comes from the inventory -----------------------------------------------
+
+
+def test_inventory_policy_is_what_the_gateway_applies(client, gw):
+    """ATU-6.2-a: the size limit and the site's extra extensions (hta, ps1) set in the inventory are
+    what the gateway enforces."""
+    assert gw.run_test("postconf -h message_size_limit").stdout.strip() == "10485760"
+    rcpt = f"big-{RUN}@{DOMAIN}"
+    big = corpus.Case("too-big", [corpus.Attachment("big.pdf", b"%PDF-1.4\n" + bytes(11 * 1024 * 1024))])
+    with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPServerDisconnected)):
+        client.inbound(corpus.build(big, RUN, PARTNER, rcpt), PARTNER, [rcpt])
+    config = gw.file("/etc/amavis/conf.d/60-ereje").content_string
+    assert "|hta|" in config and "|ps1|" in config
+
+
+# ---- ATU-2.2.1-b: nothing is lost under load ------------------------------------------------------
+
+
+def test_burst_of_1000_messages_is_fully_accounted_for(client, gw_ip):
+    """ATU-2.2.1-b, YU-1.3.2-a: of 1,000 messages sent at once (one in ten forbidden), every one is
+    either delivered or quarantined: delivered + quarantined + refused = sent."""
+    burst = uuid.uuid4().hex[:10]
+    total, workers = 1000, 8
+    good_rcpt, bad_rcpt = f"burst-{burst}@{DOMAIN}", f"burstbad-{burst}@{DOMAIN}"
+    refused: list[int] = []
+    errors: list[str] = []
+
+    def sender(worker: int) -> None:
+        try:
+            with smtplib.SMTP(gw_ip, 25, timeout=120) as smtp:
+                smtp.ehlo("mx.outside.test")
+                for seq in range(worker, total, workers):
+                    bad = seq % 10 == 0
+                    message = EmailMessage()
+                    message["From"] = PARTNER
+                    message["To"] = bad_rcpt if bad else good_rcpt
+                    message["Subject"] = f"burst {seq}"
+                    message["X-Burst"] = f"{burst} {seq}"
+                    message.set_content(f"message {seq} of the burst\n")
+                    if bad:
+                        message.add_attachment(
+                            corpus.TEXT,
+                            maintype="application",
+                            subtype="octet-stream",
+                            filename=f"tool{seq}.exe",
+                        )
+                    try:
+                        smtp.send_message(message, from_addr=PARTNER, to_addrs=[message["To"]])
+                    except smtplib.SMTPResponseException:
+                        refused.append(seq)
+        except Exception as error:
+            errors.append(repr(error))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    wait_queues_empty(timeout=600)
+    elapsed = time.monotonic() - start
+    delivered = (
+        pexec(
+            "ereje-mol-mail-mbox",
+            f"cd /var/mail/vhosts/{DOMAIN}/new && grep -l -x -F 'Delivered-To: {good_rcpt}' * "
+            f"| xargs -r grep -h '^X-Burst: {burst} ' || true",
+        )
+        .decode()
+        .split("\n")
+    )
+    quarantined = (
+        pexec(GW, f"grep -h '^X-Burst: {burst} ' {QUARANTINE}/* 2>/dev/null || true").decode().split("\n")
+    )
+    delivered_seq = [int(line.split()[-1]) for line in delivered if line.strip()]
+    quarantined_seq = [int(line.split()[-1]) for line in quarantined if line.strip()]
+    accounted = sorted(delivered_seq + quarantined_seq + refused)
+    assert accounted == list(range(total)), (
+        f"delivered {len(delivered_seq)}, quarantined {len(quarantined_seq)}, refused {len(refused)} "
+        f"of {total} in {elapsed:.0f}s; missing {sorted(set(range(total)) - set(accounted))[:20]}"
+    )
+    assert all(seq % 10 == 0 for seq in quarantined_seq), "a legitimate burst message was quarantined"
+    assert len(quarantined_seq) == total // 10
+
+
+# ---- every scenario ---------------------------------------------------------------------------------
+
+
+def test_no_drift_in_check_mode():
+    """ATU-6.2-a: right after converge, a --check --diff run of the same playbook changes nothing."""
+    molecule.assert_no_drift()

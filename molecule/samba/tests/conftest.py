@@ -1,0 +1,41 @@
+"""Fixtures of the samba scenario: two domain controllers and a member host."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+
+from support import molecule
+
+DC1 = "ereje-mol-samba-dc1"
+DC2 = "ereje-mol-samba-dc2"
+WS1 = "ereje-mol-samba-ws1"
+REALM = "EREJE.TEST"
+BASE_DN = "DC=ereje,DC=test"
+
+
+def password(name: str) -> str:
+    """A password the scenario generated into its ephemeral directory (see molecule.yml)."""
+    return (molecule.ephemeral_dir() / f"samba-{name}.pw").read_text().strip() + "-Aa1"
+
+
+@pytest.fixture(scope="session")
+def dc1():
+    return molecule.host(DC1)
+
+
+@pytest.fixture(scope="session")
+def dc2():
+    return molecule.host(DC2)
+
+
+@pytest.fixture(scope="session")
+def ws1():
+    return molecule.host(WS1)
+
+
+@pytest.fixture(scope="session")
+def dc1_ip():
+    return molecule.address(DC1)

@@ -1,0 +1,306 @@
+"""The domain, used the way staff, students and attackers meet it.
+
+Each test names the control(s) it proves (controls/catalog.yml lists it under verified_by).
+Clients run on the member host (ws1) against dc1's address on the scenario network; Kerberos
+logons run on the DCs. Passwords are the ones the scenario generated (ephemeral directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import BASE_DN, DC1, REALM, password
+from support import molecule
+
+
+def kinit(h, user: str, secret: str):
+    """A Kerberos logon of ``user`` on host ``h`` (fresh credential cache each time)."""
+    cache = f"/tmp/krb5cc_test_{uuid.uuid4().hex}"
+    return h.run(
+        f"printf '%s\\n' {shlex.quote(secret)} | KRB5CCNAME={cache} kinit {user}@{REALM}; "
+        f"rc=$?; rm -f {cache}; exit $rc"
+    )
+
+
+def run_accounts_tasks() -> str:
+    """Converge only the account tasks (what an administrator runs after editing the inventory)."""
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "--tags",
+            "accounts",
+            "--limit",
+            "domain_controllers",
+            str(molecule.scenario_dir() / "converge.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    return result.stdout + result.stderr
+
+
+def members(h, group: str) -> set[str]:
+    out = h.check_output(f"samba-tool group listmembers {group}")
+    return {line.strip().lower() for line in out.splitlines() if line.strip()}
+
+
+# ---- ATU-2.2.1-a: the domain and its DNS -------------------------------------------------
+
+
+def test_srv_records_resolve_through_the_dc(ws1, dc1_ip):
+    """ATU-2.2.1-a: the DC's internal DNS answers the SRV records clients find the domain with."""
+    for record in ("_ldap._tcp", "_kerberos._udp", "_kerberos._tcp", "_ldap._tcp.dc._msdcs"):
+        out = ws1.check_output(f"host -t SRV {record}.ereje.test {dc1_ip}")
+        assert "dc1.ereje.test" in out, out
+
+
+def test_active_user_gets_a_kerberos_ticket(dc1):
+    """ATU-2.2.1-a, MVD-8-a: a declared, active user authenticates with the domain password."""
+    result = kinit(dc1, "alice", password("alice"))
+    assert result.rc == 0, result.stderr
+
+
+def test_users_get_access_through_their_role_groups(dc1):
+    """ATU-5.13-b, MVD-8-a: each declared role group holds exactly the users that list it."""
+    assert members(dc1, "teachers") == {"alice"}
+    assert members(dc1, "students") == {"lockme", "carol"}
+    assert members(dc1, "it-admins") == {"dias"}
+    ou = dc1.check_output("samba-tool user show alice --attributes=distinguishedName")
+    assert "OU=Engineering,OU=Faculties" in ou
+
+
+def test_generated_initial_password_is_root_only(dc1):
+    """ATU-8.4-b: a user declared without a password gets a generated one only root can read."""
+    directory = dc1.file("/var/lib/samba/private/ereje-initial-passwords")
+    assert directory.mode == 0o700
+    assert directory.user == "root"
+    assert dc1.file("/var/lib/samba/private/ereje-initial-passwords/carol").mode == 0o600
+
+
+# ---- Bad input: refused before any change ---------------------------------------------------
+
+POLICY = {
+    "min_length": 6,
+    "complexity": True,
+    "history_length": 24,
+    "min_age_days": 0,
+    "max_age_days": 90,
+    "lockout_threshold": 3,
+    "lockout_duration_mins": 30,
+    "reset_lockout_after_mins": 30,
+}
+BAD_INPUT = {
+    "realm": ({"samba_dc_realm": "ereje"}, ["samba_dc_realm must be"]),
+    "weak-policy": ({"samba_dc_password_policy": POLICY}, ["samba_dc_password_policy is weaker"]),
+    "unknown-group": (
+        {"samba_dc_users": [{"name": "zhan", "groups": ["deans"]}]},
+        ["samba_dc_users:", "deans", "which samba_dc_groups does not declare"],
+    ),
+    "duplicate": (
+        {"samba_dc_users": [{"name": "zhan"}, {"name": "Zhan"}]},
+        ["samba_dc_users: duplicate account name"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT, ids=str)
+def test_bad_input_is_refused_before_any_change(case, tmp_path):
+    """ATU-8.4-a, ATU-8.4-b: bad input stops the run before any change, naming the variable."""
+    extra, messages = BAD_INPUT[case]
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "--limit",
+            DC1,
+            "--tags",
+            "ereje-validation-only",  # only the validation (tagged always) runs
+            "-e",
+            f"@{tmp_path / 'extra.json'}",
+            str(molecule.scenario_dir() / "converge.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-3000:]
+    for message in messages:
+        assert message in output, output[-3000:]
+    assert "changed=0" in output
+
+
+# ---- ATU-8.4-a: password and lockout policy ---------------------------------------------
+
+
+def test_password_policy_is_the_declared_one(dc1):
+    """ATU-8.4-a: the domain's password settings are the inventory's."""
+    out = dc1.check_output("samba-tool domain passwordsettings show")
+    assert "Minimum password length: 12" in out
+    assert "Password complexity: on" in out
+    assert "Password history length: 24" in out
+    assert "Account lockout threshold (attempts): 3" in out
+
+
+def test_weak_password_is_refused(dc1):
+    """ATU-8.4-a: a short or simple password is refused when an account is created or changed."""
+    for weak in ("Abc12", "alllowercaseletters"):
+        result = dc1.run(f"samba-tool user create weakling-{uuid.uuid4().hex[:6]} {shlex.quote(weak)}")
+        assert result.rc != 0
+        assert "password" in (result.stdout + result.stderr).lower()
+
+
+def test_repeated_wrong_passwords_lock_the_account(dc1):
+    """ATU-8.4-a: after the declared number of failures even the right password is refused."""
+    assert kinit(dc1, "lockme", password("lockme")).rc == 0
+    for _ in range(3):
+        assert kinit(dc1, "lockme", "Wrong-Password-123").rc != 0
+    locked = kinit(dc1, "lockme", password("lockme"))
+    assert locked.rc != 0
+    assert "revoked" in locked.stderr.lower() or "locked" in locked.stderr.lower(), locked.stderr
+
+
+# ---- ATU-2.4.2-b: hardening ---------------------------------------------------------------
+
+
+def test_anonymous_ldap_search_is_refused(ws1, dc1_ip):
+    """ATU-2.4.2-b: an anonymous LDAP search of the directory returns nothing."""
+    result = ws1.run(
+        f"ldapsearch -x -LLL -H ldap://{dc1_ip} -b {BASE_DN} '(objectClass=user)' sAMAccountName"
+    )
+    assert result.rc != 0
+    assert "sAMAccountName" not in result.stdout
+
+
+def test_anonymous_share_listing_is_refused(ws1, dc1_ip):
+    """ATU-2.4.2-b: no anonymous IPC$ session or share listing; an authenticated user can list."""
+    anonymous = ws1.run(f"smbclient -N -L //{dc1_ip}")
+    assert anonymous.rc != 0
+    assert "sysvol" not in anonymous.stdout.lower()
+    user = ws1.run(f"smbclient -L //{dc1_ip} -U alice%{shlex.quote(password('alice'))}")
+    assert user.rc == 0, user.stdout + user.stderr
+    assert "sysvol" in user.stdout.lower()
+
+
+def test_smb1_and_smb2_are_refused(ws1, dc1_ip):
+    """ATU-2.4.2-b: a client that offers only SMB1 (or only SMB2) cannot negotiate."""
+    secret = shlex.quote(password("alice"))
+    smb1 = ws1.run(
+        f"smbclient -L //{dc1_ip} -U alice%{secret} --option='client min protocol=NT1' "
+        "--option='client max protocol=NT1'"
+    )
+    assert smb1.rc != 0
+    smb2 = ws1.run(
+        f"smbclient -L //{dc1_ip} -U alice%{secret} --option='client min protocol=SMB2_02' "
+        "--option='client max protocol=SMB2_10'"
+    )
+    assert smb2.rc != 0
+
+
+def test_cleartext_ldap_simple_bind_is_refused_and_ldaps_works(ws1, dc1_ip):
+    """ATU-2.4.2-b: a simple bind without TLS is refused; the same bind over LDAPS succeeds."""
+    secret = shlex.quote(password("alice"))
+    search = f"-b {BASE_DN} '(sAMAccountName=alice)' sAMAccountName"
+    clear = ws1.run(f"ldapsearch -x -LLL -H ldap://{dc1_ip} -D alice@{REALM} -w {secret} {search}")
+    assert clear.rc != 0
+    assert "strong" in (clear.stdout + clear.stderr).lower()
+    tls = ws1.run(
+        f"LDAPTLS_REQCERT=never ldapsearch -x -LLL -H ldaps://{dc1_ip} -D alice@{REALM} -w {secret} {search}"
+    )
+    assert tls.rc == 0, tls.stderr
+    assert "sAMAccountName: alice" in tls.stdout
+
+
+def test_netbios_is_off_and_ldaps_key_is_private(dc1):
+    """ATU-2.4.2-b: nothing listens on the NetBIOS ports; the LDAPS key is readable by root only."""
+    listening = dc1.check_output("ss -Hlntu")
+    for port in (":137 ", ":138 ", ":139 "):
+        assert port not in listening
+    key = dc1.file("/var/lib/samba/private/tls-ereje/key.pem")
+    assert key.mode == 0o600
+    assert key.user == "root"
+
+
+# ---- YU-1.1.6-a, ATU-8.4-b: dismissal and hand-made changes -------------------------------
+
+
+@pytest.fixture(scope="module")
+def hand_made_changes(dc1):
+    """Accounts and memberships made by hand, then the account tasks run once."""
+    dc1.check_output(f"samba-tool user create dana {shlex.quote(password('alice'))}")
+    dc1.check_output("samba-tool group addmembers teachers dana")
+    dc1.check_output("samba-tool group addmembers 'Domain Admins' dana")
+    dc1.check_output(f"samba-tool user create mallory {shlex.quote(password('alice'))}")
+    dc1.check_output("samba-tool group addmembers teachers carol")
+    return run_accounts_tasks()
+
+
+def test_dismissed_user_is_disabled_and_stripped_not_deleted(dc1, hand_made_changes):
+    """YU-1.1.6-a: a dismissed user is disabled and out of every group, but the account remains."""
+    show = dc1.run("samba-tool user show dana --attributes=userAccountControl,memberOf")
+    assert show.rc == 0, "the dismissed account must be kept as evidence"
+    assert "memberOf" not in show.stdout
+    assert int(show.stdout.split("userAccountControl:")[1].split()[0]) & 0x2
+    assert "dana" not in members(dc1, "teachers")
+    assert kinit(dc1, "dana", password("alice")).rc != 0
+
+
+def test_accounts_and_memberships_made_by_hand_are_reported_and_removed(dc1, hand_made_changes):
+    """ATU-8.4-b: an undeclared account is reported and disabled; a hand-made membership is removed."""
+    assert "mallory" in hand_made_changes
+    assert kinit(dc1, "mallory", password("alice")).rc != 0
+    assert members(dc1, "teachers") == {"alice"}
+
+
+# ---- ATU-7.2-a: two DCs replicate -----------------------------------------------------------
+
+
+def test_replication_works_both_ways(dc1, dc2):
+    """ATU-7.2-a: an object created on either DC appears on the other."""
+    for source, target in ((dc1, dc2), (dc2, dc1)):
+        name = f"repl-{uuid.uuid4().hex[:8]}"
+        source.check_output(f"samba-tool group add {name}")
+        assert molecule.wait_for(
+            lambda n=name, t=target: t.run(f"samba-tool group show {n}").rc == 0, timeout=120
+        ), f"group {name} did not replicate"
+        source.check_output(f"samba-tool group delete {name}")
+
+
+def test_second_dc_authenticates_users(dc2):
+    """ATU-7.2-a: the second DC's KDC logs in a domain user on its own."""
+    result = kinit(dc2, "alice", password("alice"))
+    assert result.rc == 0, result.stderr
+
+
+# ---- ATU-2.2.1-a: a member host -------------------------------------------------------------
+
+
+def test_member_host_is_joined_and_a_domain_user_authenticates(ws1):
+    """ATU-2.2.1-a: the workstation is a domain member; a domain user authenticates through PAM."""
+    assert ws1.run("net ads testjoin").rc == 0
+    assert ws1.run("getent passwd alice").rc == 0
+    secret = shlex.quote(password("alice"))
+    assert ws1.run(f"wbinfo --krb5auth=alice%{secret}").rc == 0
+    pam = ws1.run(f"printf '%s\\n' {secret} | pamtester login alice authenticate")
+    assert pam.rc == 0, pam.stdout + pam.stderr
+    wrong = ws1.run("printf '%s\\n' Wrong-Password-1 | pamtester login alice authenticate")
+    assert wrong.rc != 0
+
+
+def test_no_drift_in_check_mode():
+    """ATU-2.4.2-b, ATU-8.4-a, ATU-8.4-b: --check --diff right after converge finds nothing to change."""
+    molecule.assert_no_drift()

@@ -1,0 +1,460 @@
+"""The website host, used the way visitors, editors, attackers and release managers meet it.
+
+Each test names the control(s) it proves (controls/catalog.yml lists it under verified_by).
+HTTP(S) goes from the controller to the container's address like a visitor's browser;
+administration and release steps run on the host or through the role's entry points.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from support import molecule
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "roles" / "web_host" / "files" / "sample_site"
+LIVE_RELEASE = "2026.11.0"
+
+
+def request(ip: str, path: str, ca: str | None = None, port: int = 443, method: str = "GET"):
+    """(status, headers, body) of one request; HTTPS verified against the lab CA when given."""
+    if port == 80:
+        conn = http.client.HTTPConnection(ip, 80, timeout=15)
+    else:
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.check_hostname = False  # the certificate names web.ereje.test, not the container IP
+        conn = http.client.HTTPSConnection(ip, port, timeout=15, context=ctx)
+    try:
+        conn.request(method, path, headers={"Host": "web.ereje.test"})
+        resp = conn.getresponse()
+        return (
+            resp.status,
+            {k.lower(): v for k, v in resp.getheaders()},
+            resp.read().decode("utf-8", "replace"),
+        )
+    finally:
+        conn.close()
+
+
+def s_client(ip: str, *options: str):
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"{ip}:443", "-servername", "web.ereje.test", *options],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def playbook(name: str, *extra: str):
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(molecule.scenario_dir() / name),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        # One-line JSON results: Molecule's YAML format folds long messages across lines.
+        env=os.environ
+        | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
+    )
+
+
+def release_of(body: str) -> str:
+    marker = '<meta name="release" content="'
+    return body.split(marker, 1)[1].split('"', 1)[0] if marker in body else ""
+
+
+class Poller:
+    """Fetches the home page twice a second in the background and keeps every answer."""
+
+    def __init__(self, ip: str, ca: str):
+        self.ip, self.ca, self.answers, self._stop = ip, ca, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                status, _, body = request(self.ip, "/ru/", self.ca)
+                self.answers.append((status, release_of(body)))
+            except OSError as e:
+                self.answers.append((0, str(e)))
+            time.sleep(0.5)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# ---- KTBU-11.2-c: HTTPS only, current TLS, headers, admin paths ------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["-tls1", "-tls1_1"])
+def test_tls_below_1_2_is_refused(web_ip, protocol):
+    """KTBU-11.2-c: a client that only speaks TLS 1.0 or 1.1 gets no session."""
+    result = s_client(web_ip, protocol, "-cipher", "DEFAULT@SECLEVEL=0")
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "Cipher is (NONE)" in result.stdout or "alert" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "cipher",
+    [
+        "AES128-SHA",
+        "AES256-GCM-SHA384",
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-SHA384",
+        "DES-CBC3-SHA",
+    ],
+    ids=["rsa-kex-cbc", "no-forward-secrecy", "cbc-sha1", "cbc-sha384", "3des"],
+)
+def test_weak_ciphers_are_refused(web_ip, cipher):
+    """KTBU-11.2-c: TLS 1.2 with CBC, 3DES or no forward secrecy is refused (Mozilla intermediate)."""
+    result = s_client(web_ip, "-tls1_2", "-cipher", f"{cipher}@SECLEVEL=0")
+    assert result.returncode != 0, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"), ("-tls1_3",)],
+    ids=["tls1.2-aead", "tls1.3"],
+)
+def test_modern_tls_is_accepted_with_the_lab_certificate(web_ip, ca_file, options):
+    """KTBU-11.2-c: TLS 1.2 AEAD and TLS 1.3 work, with a certificate the lab CA vouches for."""
+    result = s_client(web_ip, *options, "-CAfile", ca_file, "-verify_return_error")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Verify return code: 0 (ok)" in result.stdout
+
+
+def test_http_redirects_to_https(web_ip):
+    """KTBU-11.2-c: plain HTTP only redirects to HTTPS."""
+    status, headers, _ = request(web_ip, "/kk/about?x=1", port=80)
+    assert status == 301
+    assert headers["location"] == "https://web.ereje.test/kk/about?x=1"
+
+
+@pytest.mark.parametrize("path", ["/kk/", "/no-such-page"])
+def test_security_headers_are_sent(web_ip, ca_file, path):
+    """KTBU-11.2-c: HSTS and the security headers come with pages and errors; no versions leak."""
+    _, headers, _ = request(web_ip, path, ca_file)
+    assert headers["strict-transport-security"].startswith("max-age=63072000")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "camera=()" in headers["permissions-policy"]
+    assert headers["server"] == "nginx"  # server_tokens off: no version
+    assert "x-powered-by" not in headers
+
+
+def test_admin_paths_answer_only_declared_networks(web, web_ip, ca_file):
+    """KTBU-11.2-c: /admin/ is refused to a visitor and open from the host (a declared network)."""
+    status, _, body = request(web_ip, "/admin/", ca_file)
+    assert status == 403, body[:500]
+    assert request(web_ip, "/admin/index.php", ca_file)[0] == 403
+    local = web.run("curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/admin/")
+    assert local.stdout == "200"
+
+
+@pytest.mark.parametrize("path", ["/lib/site.php", "/content/kk.json", "/db/schema.sql", "/.ereje-release"])
+def test_code_and_sources_are_not_served(web_ip, ca_file, path):
+    """KTBU-11.2-c: the site's code, content sources, schema and hidden files are not served."""
+    assert request(web_ip, path, ca_file)[0] == 403
+
+
+# ---- ATU-5.15-b: rate limits ------------------------------------------------------------------
+
+
+def test_burst_beyond_the_limit_gets_429_while_normal_use_succeeds(web_ip, ca_file):
+    """ATU-5.15-b: 60 simultaneous requests from one address: the excess gets 429, and a visitor
+    at a normal pace right after is served."""
+    time.sleep(3)  # let the bucket of earlier tests drain
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(lambda _: request(web_ip, "/assets/site.css", ca_file)[0], range(60)))
+    assert statuses.count(429) >= 10, statuses
+    assert statuses.count(200) >= 5, statuses
+    assert set(statuses) <= {200, 429}, statuses
+    time.sleep(3)
+    normal = []
+    for _ in range(6):
+        normal.append(request(web_ip, "/kk/", ca_file)[0])
+        time.sleep(0.4)
+    assert normal == [200] * 6
+
+
+# ---- KTBU-11.2-d: separated rights ------------------------------------------------------------
+
+
+def test_site_account_cannot_change_the_released_code(web):
+    """KTBU-11.2-d: PHP runs as its own account, which can write uploads but not the code; the web
+    server's account cannot either, and the site's database user cannot change the schema."""
+    pool_users = web.check_output("ps -o user= -C php-fpm8.2 | sort -u").split()
+    assert "ereje-site" in pool_users
+    assert "www-data" not in pool_users
+    for user in ("ereje-site", "www-data"):
+        assert web.run(f"runuser -u {user} -- touch /srv/www/ereje/current/index.php").rc != 0
+        assert web.run(f"runuser -u {user} -- touch /srv/www/ereje/current/new.php").rc != 0
+    assert web.run("runuser -u ereje-site -- touch /srv/www/ereje/shared/uploads/probe.txt").rc == 0
+    uploads = web.file("/srv/www/ereje/shared/uploads")
+    assert uploads.group == "ereje-web-editors"
+    assert uploads.mode & 0o2070 == 0o2070
+    grants = web.check_output("mariadb -N -e \"SHOW GRANTS FOR 'ereje-site'@'localhost'\"")
+    assert "SELECT, INSERT, UPDATE, DELETE ON `ereje_site`" in grants
+    assert "DROP" not in grants
+    assert "unix_socket" in grants
+
+
+# ---- KNMU-3-b, KTBU-11.2-e, MVD-14-a: supervision; KNMU-3-c: speed ---------------------------
+
+
+@pytest.mark.parametrize("service", ["nginx", "php8.2-fpm", "mariadb"])
+def test_a_dead_web_service_is_restarted(web, web_ip, ca_file, service):
+    """KNMU-3-b, KTBU-11.2-e, MVD-14-a: a web service killed outright is back within seconds and
+    the site answers again (the FAQ page needs all three)."""
+    before = web.check_output(f"systemctl show -p MainPID --value {service}")
+    web.run_test(f"kill -9 {before}")
+    assert molecule.wait_for(
+        lambda: (
+            web.run(f"systemctl is-active {service}").stdout.strip() == "active"
+            and web.check_output(f"systemctl show -p MainPID --value {service}") not in ("0", before)
+        ),
+        timeout=60,
+    ), f"{service} was not restarted"
+    assert molecule.wait_for(lambda: request(web_ip, "/en/faq", ca_file)[0] == 200, timeout=60)
+    _, _, body = request(web_ip, "/en/faq", ca_file)
+    assert "On 20 June." in body  # read from MariaDB through PHP-FPM
+
+
+def test_probe_records_speed_and_reports_slow_and_down(web):
+    """KNMU-3-b, KNMU-3-c, MVD-14-a: the probe timer records each page's status and time; a slow
+    answer is reported SLOW, an outage DOWN, and inside a declared maintenance window it is
+    not counted as an outage."""
+    assert web.service("ereje-web-probe.timer").is_enabled
+    assert web.service("ereje-web-probe.timer").is_running
+    web.run_test("systemctl start ereje-web-probe.service")
+    log = web.file("/var/log/ereje-web/probe.log").content_string
+    assert "https://127.0.0.1/kk/ status=200 ms=" in log  # OK, or SLOW on a loaded machine
+    assert "ereje-web-probe" in web.check_output("journalctl -t ereje-web-probe --no-pager -n 5")
+    config = json.loads(web.file("/etc/ereje-web/probe.json").content_string)
+    slow = config | {"max_ms": -1, "paths": ["/kk/"]}
+    down = config | {"base_url": "https://127.0.0.1:9", "paths": ["/kk/"]}
+    window = down | {"maintenance_windows": [{"days": [], "start": "00:00", "end": "23:59"}]}
+    out = {}
+    for name, cfg in (("slow", slow), ("down", down), ("window", window)):
+        web.run_test(f"echo '{json.dumps(cfg)}' > /tmp/probe-{name}.json")
+        out[name] = web.run(f"/usr/local/sbin/ereje-web-probe /tmp/probe-{name}.json")
+    assert out["slow"].rc == 0
+    assert " SLOW https://127.0.0.1/kk/ status=200" in out["slow"].stdout
+    assert out["down"].rc == 1
+    assert " DOWN https://127.0.0.1:9/kk/ status=0" in out["down"].stdout
+    assert out["window"].rc == 0
+    assert "DOWN (maintenance window)" in out["window"].stdout
+
+
+# ---- KNMU-3-d: software kept current ----------------------------------------------------------
+
+
+def test_web_stack_gets_security_updates_and_the_declared_release_is_live(web, web_ip, ca_file):
+    """KNMU-3-d: nginx, PHP and MariaDB come from Debian, none is held back from the daily
+    unattended security upgrades, and the live site is the version the inventory declares."""
+    held = web.check_output("apt-mark showhold").split()
+    for package in ("nginx", "php8.2-fpm", "mariadb-server"):
+        assert web.package(package).is_installed
+        assert package not in held
+    assert web.service("apt-daily-upgrade.timer").is_running
+    _, _, body = request(web_ip, "/kk/", ca_file)
+    assert release_of(body) == LIVE_RELEASE
+    assert web.file(f"/srv/www/ereje/releases/.archives/{LIVE_RELEASE}.tar").exists
+
+
+# ---- Content: KTBU-9.7-a, KNMU-5-a, MVD-19-a, MVD-22-a, MVD-23-a, KTBU-11.6-a, MVD-25-a, KTBU-annex-a
+
+
+def run_audit(base_url: str, today: str = "") -> dict:
+    out = molecule.ephemeral_dir() / f"audit-{time.monotonic_ns()}.json"
+    result = playbook(
+        "audit.yml", "-e", f"audit_out={out}", "-e", f"web_host_audit_base_url={base_url}",
+        "-e", f"web_host_audit_today={today}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_live_site_carries_the_mandatory_content(web):
+    """KTBU-9.7-a, KNMU-5-a, MVD-19-a, MVD-22-a, MVD-23-a, KTBU-11.6-a, MVD-25-a, KTBU-annex-a:
+    the audit of the live site in kk, ru and en finds every section, translation, symbol, fresh
+    statistics and photos of the right size."""
+    result = run_audit("https://127.0.0.1")
+    # Speed is the probe's business (KNMU-3-c); a loaded CI machine must not fail the content.
+    assert [f for f in result["findings"] if f["kind"] != "slow"] == [], result["missing"]
+    assert len(result["pages"]) == 13 * 3
+    assert {p["lang"] for p in result["pages"]} == {"kk", "ru", "en"}
+    assert all(p["status"] == 200 for p in result["pages"])
+
+
+def test_audit_reports_what_is_missing_per_page_and_language(web):
+    """KTBU-9.7-a, KTBU-11.6-a, MVD-25-a, MVD-22-a, KTBU-annex-a: in a copy of the site an editor
+    removed a section (kk), the English vacancies page, let the Russian statistics age and
+    uploaded a small photo; the audit names each, with its page and language."""
+    stale = (datetime.date.today() - datetime.timedelta(days=200)).isoformat()
+    web.run_test(
+        "rm -rf /tmp/audit-site && cp -rL /srv/www/ereje/current /tmp/audit-site"
+        " && rm -rf /tmp/audit-site/uploads"
+    )
+    script = f"""
+import json, struct, zlib
+def load(l): return json.load(open(f"/tmp/audit-site/content/{{l}}.json"))
+def save(l, d): json.dump(d, open(f"/tmp/audit-site/content/{{l}}.json", "w"), ensure_ascii=False)
+kk = load("kk"); s = kk["pages"]["our-university"]["sections"]
+kk["pages"]["our-university"]["sections"] = [x for x in s if x["id"] != "founding-date"]; save("kk", kk)
+en = load("en"); del en["pages"]["vacancies"]; save("en", en)
+ru = load("ru"); ru["pages"]["statistics"]["updated"] = "{stale}"; save("ru", ru)
+w, h = 600, 400
+raw = b"".join(b"\\x00" + b"\\x80\\x80\\x80" * w for _ in range(h))
+def chunk(k, d): return struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open("/tmp/audit-site/assets/photos/library.png", "wb").write(png)
+"""
+    web.run_test(f"python3 -c '{script}'")
+    web.run("systemctl stop ereje-test-audit-site 2>/dev/null")
+    web.run_test(
+        "systemd-run --unit ereje-test-audit-site --uid ereje-site "
+        "php -S 127.0.0.1:8099 -t /tmp/audit-site /tmp/audit-site/index.php"
+    )
+    try:
+        assert molecule.wait_for(lambda: web.run("curl -sf http://127.0.0.1:8099/kk/").rc == 0, timeout=20)
+        result = run_audit("http://127.0.0.1:8099")
+    finally:
+        web.run("systemctl stop ereje-test-audit-site")
+    found = {(f["page"], f["lang"], f["kind"]) for f in result["findings"] if f["kind"] != "slow"}
+    assert ("our-university", "kk", "missing-section") in found
+    assert ("vacancies", "en", "missing-translation") in found
+    assert ("vacancies", "kk", "missing-alternate") in found
+    assert ("statistics", "ru", "stale") in found
+    for lang in ("kk", "ru", "en"):
+        assert ("our-university", lang, "image-size") in found
+    assert found == {
+        ("our-university", "kk", "missing-section"),
+        ("vacancies", "en", "missing-translation"),
+        ("vacancies", "kk", "missing-alternate"),
+        ("vacancies", "ru", "missing-alternate"),
+        ("statistics", "ru", "stale"),
+        *{("our-university", lang, "image-size") for lang in ("kk", "ru", "en")},
+    }, result["missing"]
+    assert (
+        "our-university [kk]: section 'founding-date' is missing" in result["missing"]["our-university"]["kk"]
+    )
+    assert result["missing"]["vacancies"]["en"] == [
+        "vacancies [en]: translation missing (HTTP 404); exists in kk, ru"
+    ]
+    assert "200 days ago (limit 92)" in result["missing"]["statistics"]["ru"][0]
+    assert "600x400, smaller than 1200x800" in result["missing"]["our-university"]["en"][0]
+
+
+# ---- KNMU-6-a: checked, atomic releases and rollback -----------------------------------------
+
+
+def test_broken_release_is_refused_and_the_old_site_keeps_answering(web_ip, ca_file, tmp_path):
+    """KNMU-6-a: a release with a PHP syntax error is checked beside the live one and refused,
+    saying why; the live site answers with the old version throughout."""
+    broken = tmp_path / "broken"
+    shutil.copytree(SAMPLE, broken)
+    with (broken / "lib" / "site.php").open("a") as f:
+        f.write("\nfunction broken( {\n")
+    with Poller(web_ip, ca_file) as poller:
+        result = playbook(
+            "release.yml",
+            "-e",
+            "web_host_release_id=2026.12.0-broken",
+            "-e",
+            f"web_host_release_src={broken}",
+        )
+    assert result.returncode != 0
+    assert "Release 2026.12.0-broken REFUSED, 2026.11.0 keeps serving" in result.stdout
+    assert "php -l" in result.stdout and "syntax error" in result.stdout
+    assert len(poller.answers) >= 5
+    assert set(poller.answers) == {(200, LIVE_RELEASE)}, poller.answers
+
+
+def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, web_ip, ca_file, tmp_path):
+    """KNMU-6-a: a good release is snapshotted (site + database), checked and switched to with no
+    failed request; one command rolls back to the previous release."""
+    good = tmp_path / "good"
+    shutil.copytree(SAMPLE, good)
+    (good / "robots.txt").write_text("User-agent: *\nAllow: /\n# 2026.12.0\n")
+    with Poller(web_ip, ca_file) as poller:
+        result = playbook(
+            "release.yml", "-e", "web_host_release_id=2026.12.0", "-e", f"web_host_release_src={good}"
+        )
+        assert result.returncode == 0, result.stdout[-5000:]
+        assert molecule.wait_for(
+            lambda: release_of(request(web_ip, "/ru/", ca_file)[2]) == "2026.12.0", timeout=10
+        )
+    assert {status for status, _ in poller.answers} == {200}, poller.answers
+    assert {release for _, release in poller.answers} <= {LIVE_RELEASE, "2026.12.0"}
+    snapshots = web.check_output("ls /srv/www/ereje/releases/backups").split()
+    assert any(s.endswith("-before-2026.12.0.site.tar.gz") for s in snapshots), snapshots
+    assert any(s.endswith("-before-2026.12.0.sql.gz") for s in snapshots), snapshots
+    dump = web.check_output("zcat /srv/www/ereje/releases/backups/*-before-2026.12.0.sql.gz")
+    assert "INSERT INTO `questions`" in dump
+    assert web.file("/srv/www/ereje/current").linked_to == "/srv/www/ereje/releases/2026.12.0"
+
+    rollback = playbook("release.yml", "-e", "web_host_rollback=true")
+    assert rollback.returncode == 0, rollback.stdout[-5000:]
+    assert release_of(request(web_ip, "/ru/", ca_file)[2]) == LIVE_RELEASE
+    assert web.file("/srv/www/ereje/current").linked_to == f"/srv/www/ereje/releases/{LIVE_RELEASE}"
+    assert "2026.11.0 from 2026.12.0 rollback" in web.file("/srv/www/ereje/releases/HISTORY").content_string
+
+
+# ---- What a visitor sees: KTBU-11.6-a, MVD-25-a, MVD-23-a ---------------------------------------
+
+
+def test_home_page_renders_in_kazakh_russian_and_english(web_ip):
+    """KTBU-11.6-a, MVD-25-a, MVD-23-a: headless Chromium renders the home page in kk, ru and en
+    with the state symbols and logo (PNGs in the ephemeral directory, for a person to look at)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed on the controller"
+    for lang in ("kk", "ru", "en"):
+        time.sleep(1)
+        png = molecule.ephemeral_dir() / f"web-home-{lang}.png"
+        png.unlink(missing_ok=True)
+        result = subprocess.run(
+            [
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--ignore-certificate-errors", "--hide-scrollbars", "--window-size=1280,1000",
+                f"--screenshot={png}", f"https://{web_ip}/{lang}/",
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert png.exists() and png.stat().st_size > 20_000, result.stderr[-2000:]
+
+
+# ---- the whole role -----------------------------------------------------------------------------
+
+
+def test_no_drift_in_check_mode():
+    """Right after converge, a --check --diff run finds nothing to change on any host."""
+    molecule.assert_no_drift()

@@ -1,0 +1,264 @@
+"""The audit's verdicts per host and control, and the four renderings of the report."""
+
+import csv
+import datetime as dt
+import io
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+from ereje_audit import (
+    applies,
+    diff_text,
+    equipment_entry,
+    evaluate,
+    find_waiver,
+    render_csv,
+    render_html,
+    render_junit,
+    summarise,
+    write_report,
+)
+
+TODAY = dt.date(2026, 11, 22)
+AUTOMATED = {"id": "ATU-5.17-a", "status": "automated", "applies_to": ["linux"]}
+
+
+def event(status, task="Updates | policy", detail=""):
+    return {"task": task, "status": status, "detail": detail, "time": "2026-11-22T10:00:00+00:00"}
+
+
+def waiver(expires="2027-03-31", hosts=("web",)):
+    return {
+        "control": "ATU-5.17-a",
+        "hosts": list(hosts),
+        "justification": "vendor freeze",
+        "approved_by": "Head of IT",
+        "expires": expires,
+    }
+
+
+def test_no_drift_passes_with_the_number_of_checks():
+    result = evaluate(AUTOMATED, [event("ok"), event("ok")], None, None, TODAY)
+    assert result["status"] == "pass"
+    assert result["evidence"][0] == "2 check(s) in check mode, no drift"
+
+
+def test_drift_fails_and_shows_what_would_change():
+    result = evaluate(
+        AUTOMATED,
+        [event("ok"), event("changed", detail="-PermitRootLogin no\n+PermitRootLogin yes")],
+        None,
+        None,
+        TODAY,
+    )
+    assert result["status"] == "fail"
+    assert "would change: Updates | policy" in result["evidence"][0]
+    assert "+PermitRootLogin yes" in result["evidence"][0]
+
+
+def test_failed_status_module_fails_with_its_message():
+    result = evaluate(
+        AUTOMATED,
+        [event("failed", task="Antivirus | status", detail="signatures are 9 days old")],
+        None,
+        None,
+        TODAY,
+    )
+    assert result == {"status": "fail", "evidence": ["Antivirus | status: signatures are 9 days old"]}
+
+
+def test_nothing_ran_is_a_failure_not_a_pass():
+    assert evaluate(AUTOMATED, [], None, None, TODAY)["status"] == "fail"
+    result = evaluate(AUTOMATED, [], "unreachable: timed out", None, TODAY)
+    assert result == {"status": "fail", "evidence": ["not evaluated: unreachable: timed out"]}
+
+
+def test_catalog_statuses_that_are_not_checked():
+    assert evaluate({"status": "manual", "reason": "editorial"}, [], None, None, TODAY) == {
+        "status": "manual",
+        "evidence": ["editorial"],
+    }
+    planned = evaluate({"status": "planned", "issue": 6, "reason": "web role"}, [], None, None, TODAY)
+    assert planned == {"status": "manual", "evidence": ["Not automated yet (issue 6): web role"]}
+    assert evaluate({"status": "not_applicable", "reason": "no portal"}, [], None, None, TODAY)["status"] == (
+        "not_applicable"
+    )
+
+
+def test_partial_control_says_what_is_not_proved():
+    control = AUTOMATED | {"status": "partial", "reason": "clock belongs to the container host"}
+    result = evaluate(control, [event("ok")], None, None, TODAY)
+    assert result["status"] == "pass"
+    assert "partial control: clock belongs to the container host" in result["evidence"]
+
+
+def test_valid_waiver_turns_a_failure_into_waived():
+    result = evaluate(AUTOMATED, [event("changed")], None, waiver(), TODAY)
+    assert result["status"] == "waived"
+    assert result["evidence"][0].startswith("waiver approved by Head of IT until 2027-03-31")
+
+
+def test_waiver_does_not_hide_a_pass():
+    assert evaluate(AUTOMATED, [event("ok")], None, waiver(), TODAY)["status"] == "pass"
+
+
+@pytest.mark.parametrize("expires", ["2026-11-21", "someday"])
+def test_expired_or_undated_waiver_counts_as_failure(expires):
+    result = evaluate(AUTOMATED, [event("ok")], None, waiver(expires=expires), TODAY)
+    assert result["status"] == "fail"
+    assert result["evidence"][0].startswith("EXPIRED waiver")
+
+
+def test_waiver_and_group_matching():
+    assert find_waiver([waiver()], "ATU-5.17-a", "web")
+    assert find_waiver([waiver()], "ATU-5.17-a", "mail") is None
+    assert find_waiver([waiver(hosts=())], "ATU-5.17-a", "web") is None
+    assert find_waiver([waiver() | {"hosts": "all"}], "ATU-5.17-a", "mail")
+    assert applies(AUTOMATED, {"linux", "web_hosts"})
+    assert not applies(AUTOMATED, {"windows"})
+    assert applies({"applies_to": ["all"]}, {"windows"})
+
+
+def test_diff_text_is_short_and_unified():
+    text = diff_text(
+        {"before": "a\nb\n", "after": "a\nc\n", "before_header": "/etc/x", "after_header": "/etc/x"}
+    )
+    assert "-b" in text and "+c" in text and "/etc/x" in text
+    long = diff_text({"before": "\n".join(map(str, range(100))), "after": ""})
+    assert long.endswith("more lines)")
+    assert diff_text([{"before": {"state": "absent"}, "after": {"state": "directory"}}]).count("\n") == 1
+
+
+REPORT = {
+    "generated_at": "2026-11-22T10:00:00+00:00",
+    "revision": "abc123",
+    "inventory": "inventories/lab/hosts.yml",
+    "results": [
+        {
+            "host": "web",
+            "control": "ATU-5.17-a",
+            "clause": "ATU 5.17",
+            "title": "Updates <daily>",
+            "status": "pass",
+            "evidence": ["3 check(s)"],
+            "checked_at": "t",
+        },
+        {
+            "host": "web",
+            "control": "ATU-5.13-a",
+            "clause": "ATU 5.13",
+            "title": "Admins",
+            "status": "fail",
+            "evidence": ["drift, would change: SSH | server policy\n+PermitRootLogin yes"],
+            "checked_at": "t",
+        },
+        {
+            "host": "mail",
+            "control": "KNMU-4-a",
+            "clause": "KNMU 4",
+            "title": "Editorial",
+            "status": "manual",
+            "evidence": ["editors approve"],
+            "checked_at": "t",
+        },
+    ],
+    "controls": [
+        {
+            "id": "ATU-5.13-a",
+            "clause": "ATU 5.13",
+            "title": "Admins",
+            "statement": "Named admins.",
+            "quote": "Қызметкерлердің қол жеткізуін шектеу",
+            "status": "automated",
+        },
+        {
+            "id": "ATU-5.17-a",
+            "clause": "ATU 5.17",
+            "title": "Updates <daily>",
+            "statement": "Updates.",
+            "quote": "жаңартулар",
+            "status": "automated",
+        },
+        {
+            "id": "KNMU-4-a",
+            "clause": "KNMU 4",
+            "title": "Editorial",
+            "statement": "s",
+            "quote": "q",
+            "status": "manual",
+        },
+    ],
+}
+REPORT["summary"] = summarise(REPORT["results"])
+
+
+def test_summary_counts_every_status():
+    assert REPORT["summary"] == {"pass": 1, "fail": 1, "waived": 0, "manual": 1, "not_applicable": 0}
+
+
+def test_junit_has_a_suite_per_host_and_failures():
+    root = ET.fromstring(render_junit(REPORT))
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert set(suites) == {"web", "mail"}
+    assert suites["web"].get("failures") == "1"
+    failure = suites["web"].find("testcase/failure")
+    assert "PermitRootLogin yes" in failure.text
+    assert suites["mail"].find("testcase/skipped") is not None
+
+
+def test_csv_has_one_row_per_host_and_control():
+    rows = list(csv.DictReader(io.StringIO(render_csv(REPORT))))
+    assert [(r["host"], r["control"], r["status"]) for r in rows] == [
+        ("web", "ATU-5.17-a", "pass"),
+        ("web", "ATU-5.13-a", "fail"),
+        ("mail", "KNMU-4-a", "manual"),
+    ]
+    assert rows[0]["revision"] == "abc123"
+
+
+def test_html_is_trilingual_escaped_and_shows_the_original_text():
+    page = render_html(REPORT)
+    assert "Орындалмады · Не выполнено · Fail" in page
+    assert "Қызметкерлердің қол жеткізуін шектеу" in page
+    assert "Updates &lt;daily&gt;" in page and "<daily>" not in page
+    assert page.index("PermitRootLogin yes") < page.index('id="ATU-5.13-a"')  # failures first
+
+
+def test_write_report_points_latest_at_the_new_report(tmp_path):
+    first = write_report(REPORT, tmp_path)
+    second = write_report(REPORT | {"generated_at": "2026-11-23T10:00:00+00:00"}, tmp_path)
+    assert first != second
+    assert (tmp_path / "latest").resolve() == second.resolve()
+    data = json.loads((tmp_path / "latest" / "report.json").read_text())
+    assert data["summary"]["fail"] == 1
+    assert {p.name for p in second.iterdir()} == {
+        "report.html",
+        "report.json",
+        "report.csv",
+        "report.junit.xml",
+    }
+
+
+def test_equipment_register_line_from_facts():
+    entry = equipment_entry(
+        {
+            "ansible_hostname": "web",
+            "ansible_fqdn": "web.ereje.test",
+            "ansible_distribution": "Debian",
+            "ansible_distribution_version": "12.12",
+            "ansible_memtotal_mb": 2048,
+            "ansible_processor_vcpus": 2,
+            "ansible_all_ipv4_addresses": ["10.89.1.4"],
+            "ansible_virtualization_type": "podman",
+            "ansible_virtualization_role": "guest",
+        }
+    )
+    assert entry["os"] == "Debian 12.12"
+    assert entry["memory"] == "2.0 GiB"
+    assert entry["addresses"] == "10.89.1.4"
+    assert entry["virtualization"] == "podman/guest"
+    assert equipment_entry({}) == {}
+    page = render_html(REPORT | {"register": {"web": entry}})
+    assert "Жабдықтар тізілімі · Реестр оборудования · Register of IT equipment" in page
+    assert "web.ereje.test" in page

@@ -1,0 +1,75 @@
+"""Parsing and judgement of the backup status module (library/ereje_backup_status.py)."""
+
+import datetime
+import json
+
+import ereje_backup_status as status
+
+NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.UTC)
+
+
+def listing(*times):
+    return json.dumps(
+        {"archives": [{"name": f"web-{t}", "time": t, "start": t} for t in times], "repository": {"id": "x"}}
+    )
+
+
+def test_env_file_lines_are_parsed_like_systemd():
+    env = status.parse_env(
+        "# comment\n\nBORG_REPO=ssh://borg@b:22/srv/borg/repos/web\n"
+        'BORG_PASSCOMMAND="cat /etc/ereje-backup/passphrase"\nBORG_RSH=ssh -i key -o A=b\nnonsense\n'
+    )
+    assert env == {
+        "BORG_REPO": "ssh://borg@b:22/srv/borg/repos/web",
+        "BORG_PASSCOMMAND": "cat /etc/ereje-backup/passphrase",
+        "BORG_RSH": "ssh -i key -o A=b",
+    }
+
+
+def test_newest_archive_is_the_latest_time_not_the_last_listed():
+    newest = status.newest_archive(listing("2026-11-22T01:30:00.000000", "2026-11-20T01:30:00.000000"))
+    assert newest == {
+        "name": "web-2026-11-22T01:30:00.000000",
+        "time": "2026-11-22T01:30:00.000000",
+        "count": 2,
+    }
+
+
+def test_empty_repository_has_no_newest_archive_and_fails_the_rpo():
+    assert status.newest_archive(listing()) is None
+    age, problems = status.rpo_problems(None, NOW, 26)
+    assert age is None
+    assert problems == ["the repository holds no archive"]
+
+
+def test_archive_within_rpo_passes():
+    age, problems = status.rpo_problems({"name": "a", "time": "2026-11-22T01:30:00"}, NOW, 26)
+    assert age == 10.5
+    assert problems == []
+
+
+def test_archive_older_than_rpo_fails_with_its_age():
+    age, problems = status.rpo_problems({"name": "a", "time": "2026-11-20T12:00:00"}, NOW, 26)
+    assert age == 48
+    assert "RPO of 26 h exceeded" in problems[0]
+
+
+def test_time_with_offset_is_honoured():
+    assert status.age_hours("2026-11-22T17:00:00+06:00", NOW) == 1
+
+
+def test_drill_passed_and_recent_is_fine():
+    text = json.dumps({"time": "2026-11-21T04:00:00+00:00", "result": "passed", "archive": "a"})
+    drill, problems = status.drill_problems(text, NOW, 192)
+    assert problems == []
+    assert drill["age_hours"] == 32
+
+
+def test_drill_failed_old_missing_or_garbled_is_reported():
+    failed = json.dumps({"time": "2026-11-01T04:00:00+00:00", "result": "failed", "error": "no archive"})
+    _, problems = status.drill_problems(failed, NOW, 192)
+    assert any("failed: no archive" in p for p in problems)
+    assert any("h old" in p for p in problems)
+    assert status.drill_problems(None, NOW, 192)[1] == ["no restore drill has been recorded"]
+    assert "not valid JSON" in status.drill_problems("{", NOW, 192)[1][0]
+    assert "no valid time" in status.drill_problems('{"result": "passed"}', NOW, 192)[1][0]
