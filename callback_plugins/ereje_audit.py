@@ -461,6 +461,15 @@ class CallbackModule(CallbackBase):
             except Exception as exc:  # a broken report must say why, not hide the audit
                 self._display.error(f"ereje_audit: could not write the report: {exc}")
 
+    def v2_playbook_on_stats(self, stats):
+        # The run ended before the report play (every host failed, or an interrupted run):
+        # still report what was seen, so a broken audit never passes silently.
+        if self.written is None and self.hosts_seen and self.catalog_path and self.play is not None:
+            try:
+                self.written = self._write(self.play)
+            except Exception as exc:
+                self._display.error(f"ereje_audit: could not write the report: {exc}")
+
     # Results ------------------------------------------------------------------------------------
     def _record(self, result, status: str) -> None:
         if not self.active:

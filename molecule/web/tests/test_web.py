@@ -391,9 +391,11 @@ def test_broken_release_is_refused_and_the_old_site_keeps_answering(web_ip, ca_f
             "-e",
             f"web_host_release_src={broken}",
         )
+    # Ansible 2.19 prints a failed task's message on stderr.
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Release 2026.12.0-broken REFUSED, 2026.11.0 keeps serving" in result.stdout
-    assert "php -l" in result.stdout and "syntax error" in result.stdout
+    assert "Release 2026.12.0-broken REFUSED, 2026.11.0 keeps serving" in output, output[-3000:]
+    assert "php -l" in output and "syntax error" in output
     assert len(poller.answers) >= 5
     assert set(poller.answers) == {(200, LIVE_RELEASE)}, poller.answers
 
