@@ -175,3 +175,36 @@ def test_every_test_that_names_a_control_is_listed():
                 if ref not in CONTROLS[control]["verified_by"]:
                     missing.append(f"{control}: {ref}")
     assert not missing, f"tests that prove a control but are not in its verified_by: {missing}"
+
+
+def _groups_where_roles_run() -> dict[str, set[str]]:
+    where: dict[str, set[str]] = defaultdict(set)
+    for play in yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text()):
+        if "hosts" not in play:
+            continue
+        names = [r["role"] if isinstance(r, dict) else r for r in play.get("roles", [])]
+        for task in play.get("tasks", []):
+            for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+                if key in task:
+                    names.append(task[key]["name"])
+        for name in names:
+            where[name].add(play["hosts"])
+    return where
+
+
+@pytest.mark.parametrize(
+    "control", [c for c in CATALOG["controls"] if c["status"] in IMPLEMENTED], ids=lambda c: c["id"]
+)
+def test_control_applies_only_where_its_roles_run(control):
+    """The audit fails a control on a host where no enforcing task runs: applies_to must match."""
+    roles = [owner for owner in control["enforced_by"] if "/" not in owner]
+    if not roles:
+        return
+    where = set().union(*(_groups_where_roles_run().get(role, set()) for role in roles))
+    linux = GROUPS - {"all", "windows"}
+    covered = (
+        where | (linux if "linux" in where else set()) | ({"all"} if {"linux", "windows"} <= where else set())
+    )
+    assert set(control["applies_to"]) <= covered, (
+        f"applies_to {control['applies_to']}, roles run on {sorted(where)}"
+    )
