@@ -8,14 +8,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-# Packages every host needs before Ansible can manage it, plus the ones that most roles
-# install anyway (baking them in keeps each Molecule scenario from downloading them again).
+# Packages every host needs before Ansible can manage it, plus the baseline role's own.
 packages=(
   python3 python3-apt systemd systemd-sysv dbus iproute2 iputils-ping procps
   ca-certificates sudo openssh-client openssh-server nftables rsyslog chrony
   unattended-upgrades apt-listchanges curl less netcat-openbsd
 )
-recipe_hash=$( { cat "$0"; printf '%s\n' "${packages[@]}"; } | sha256sum | cut -c1-12)
+# The services' packages the roles install (roles/*/vars/main.yml), baked in so that the lab
+# and every Molecule scenario do not download and unpack them again on each host: about a
+# third of a scenario's time. Their units are disabled in the image; each role enables and
+# starts what its host runs, exactly as it does on a real host where it installs them.
+service_packages=(
+  clamav clamav-daemon clamav-freshclam clamdscan
+  borgbackup borgmatic
+  postfix amavisd-new dovecot-core postfwd libmail-dkim-perl file p7zip-full pax cpio
+  cabextract xz-utils bzip2 lzop lz4 zstd arj tnef openssl
+  samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user smbclient
+  ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin
+  nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring mariadb-server mariadb-client
+  python3-pymysql gzip
+)
+# Clients the Molecule scenarios use on the hosts (DNS, LDAP, PAM, archive makers for the
+# mail corpus).
+test_packages=(dnsutils ldap-utils pamtester gcab genisoimage)
+# The answers the roles give debconf before they install the same packages.
+debconf_answers='clamav-daemon clamav-daemon/debconf boolean false
+clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual
+postfix postfix/main_mailer_type select Internet Site
+postfix postfix/mailname string localhost'
+recipe_hash=$( { cat "$0"; printf '%s\n' "${packages[@]}" "${service_packages[@]}" "${test_packages[@]}"; } | sha256sum | cut -c1-12)
 tagged="${EREJE_IMAGE%:*}:r$recipe_hash"
 
 if podman image exists "$tagged"; then
@@ -47,8 +68,48 @@ mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > "$rootfs/etc/systemd/system/ssh.service.d/10-host-keys.conf"
 chroot "$rootfs" apt-get clean
 
-log "importing $tagged"
-tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$tagged" >/dev/null
+log "importing the base system"
+base="${EREJE_IMAGE%:*}:base-$recipe_hash"
+tar -C "$rootfs" -c . | podman import - "$base" >/dev/null
+
+# Second layer, in a container (it has /proc, /dev and the network that package scripts
+# expect): the services' packages, none of them started (policy-rc.d), and every unit they
+# enabled disabled again, so a host runs only what its roles turn on.
+log "installing the services' packages into the image (a few minutes)"
+builder=ereje-image-build-$recipe_hash
+podman rm -f "$builder" >/dev/null 2>&1 || true
+podman run --name "$builder" --network=host -e DEBIAN_FRONTEND=noninteractive \
+  -e DEBCONF_ANSWERS="$debconf_answers" "$base" /bin/bash -euo pipefail -c '
+    printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d
+    printf "%s\n" "$DEBCONF_ANSWERS" | debconf-set-selections
+    enabled() {
+      systemctl list-unit-files --state=enabled --no-legend | awk "{print \$1}" | grep -E "\.(service|socket)\$|^borgmatic\.timer\$"
+      ls /etc/rc2.d | sed -n "s/^S[0-9]*//p"
+    }
+    enabled | sort > /tmp/enabled.before
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends '"${service_packages[*]} ${test_packages[*]}"' >/dev/null
+    enabled | sort > /tmp/enabled.after
+    # Services, sockets and System V scripts the packages enabled (timers such as logrotate stay).
+    new=$(comm -13 /tmp/enabled.before /tmp/enabled.after)
+    for unit in $new; do
+      case $unit in *.*) systemctl disable "$unit" 2>/dev/null ;; *) update-rc.d "$unit" disable >/dev/null 2>&1 ;; esac
+    done
+    echo "disabled in the image: $(echo $new)"
+    # The same machine-specific leftovers as the base: each container makes its own.
+    # Debian'"'"'s self-signed "snakeoil" pair (Dovecot links to it) is made again at first boot.
+    rm -f /usr/sbin/policy-rc.d /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem /tmp/enabled.*
+    printf "%s\n" "[Unit]" "Description=Host-specific self-signed certificate (Debian snakeoil)" \
+      "ConditionPathExists=!/etc/ssl/private/ssl-cert-snakeoil.key" "Before=dovecot.service postfix.service nginx.service" \
+      "[Service]" "Type=oneshot" "ExecStart=/usr/sbin/make-ssl-cert generate-default-snakeoil" \
+      "[Install]" "WantedBy=multi-user.target" > /etc/systemd/system/ereje-snakeoil.service
+    systemctl enable ereje-snakeoil.service 2>/dev/null
+    apt-get clean
+  '
+log "committing $tagged"
+podman commit -q --change 'CMD ["/sbin/init"]' "$builder" "$tagged" >/dev/null
+podman rm -f "$builder" >/dev/null
+podman rmi "$base" >/dev/null 2>&1 || true
 podman tag "$tagged" "$EREJE_IMAGE"
 # Images of older recipes are never used again.
 for old in $(podman images --format '{{.Repository}}:{{.Tag}}' "${EREJE_IMAGE%:*}" | grep -v -e ":r$recipe_hash\$" -e ':latest$'); do

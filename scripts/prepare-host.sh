@@ -16,7 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || die "run as root: podman runs rootful containers for the lab"
 
 log "podman, runc, debootstrap (Debian packages)"
-apt_install podman runc debootstrap uidmap slirp4netns
+# netavark + aardvark-dns: containers on a lab network find each other by name (the mail
+# gateway's next hop, the backup server). Without them podman falls back to CNI, with no DNS.
+apt_install podman runc debootstrap uidmap slirp4netns netavark aardvark-dns
 # Headless Chromium renders the audit report and the website in the tests, as a person sees them.
 apt_install chromium
 
@@ -28,11 +30,19 @@ want='# Managed by ereje scripts/prepare-host.sh: runtime settings this machine 
 default_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]
 
 [engine]
-runtime = "runc"'
+runtime = "runc"
+
+[network]
+network_backend = "netavark"'
 if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
   log "writing $conf"
   mkdir -p "$(dirname "$conf")"
   printf '%s\n' "$want" > "$conf"
+fi
+# A host that ran podman with CNI before keeps CNI networks (no DNS); they are the project's own
+# (ereje-*), so they are removed and made again by the lab and the scenarios on netavark.
+if [ "$(podman info --format '{{.Host.NetworkBackend}}')" != netavark ]; then
+  die "podman still uses $(podman info --format '{{.Host.NetworkBackend}}'): run 'podman system reset' (removes all containers) and try again"
 fi
 
 "$here/build-image.sh"
