@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of the whole lab: container creation, first converge of playbooks/site.yml from
-# bare containers, and a no-op re-run; prints seconds and the no-op/first ratio.
-# It rebuilds the lab (destroys the current lab containers first).
+# bare containers, a no-op re-run and a full audit (playbooks/audit.yml: every control's check on
+# every host); prints seconds and the no-op/first ratio.
+# It rebuilds the lab (destroys the current lab containers first). The audit's report goes to a
+# scratch directory, not reports/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -16,6 +18,10 @@ ansible-playbook playbooks/lab.yml -e lab_state=absent >/dev/null
 create=$(seconds ansible-playbook playbooks/lab.yml)
 first=$(seconds ansible-playbook playbooks/site.yml)
 noop=$(seconds ansible-playbook playbooks/site.yml)
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+audit=$(seconds ansible-playbook playbooks/audit.yml --check -e ereje_audit_report_dir="$reports")
+results=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r["results"]), r["summary"].get("fail", 0))' "$reports/latest/report.json")
 hosts=$(ansible-inventory --list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["_meta"]["hostvars"]))')
 
 printf 'hosts                    %8d\n' "$hosts"
@@ -23,3 +29,5 @@ printf 'lab creation (s)         %8.1f\n' "$create"
 printf 'first converge (s)       %8.1f\n' "$first"
 printf 'no-op re-run (s)         %8.1f\n' "$noop"
 printf 'no-op / first            %8.2f\n' "$(calc "$noop / $first")"
+printf 'full audit (s)           %8.1f\n' "$audit"
+printf 'audit results (host x control, failing) %s\n' "$results"

@@ -1,36 +1,50 @@
-"""Fixtures of the audit scenario: two hosts converged with site.yml, and the audit of them."""
+"""Fixtures of the lab scenario: the whole lab (inventories/lab), its secrets, and its audit.
+
+The scenario creates the lab under its own prefix and secrets directory (molecule.yml), so the
+playbooks the tests run get the same two extra variables.
+"""
 
 import json
-import os
 import sys
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 
 ROOT = Path(__file__).resolve().parents[3]
-NODE = "ereje-mol-audit-node"
-COLLECTOR = "ereje-mol-audit-collector"
+INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
+PREFIX = "ereje-mol-lab"
+DOMAIN = "ereje.test"
+LAB_HOSTS = {"dc1", "dc2", "mail", "mailbox", "web", "backup", "ws1"}
 
 
-def inventory() -> str:
-    return os.environ["MOLECULE_INVENTORY_FILE"]
+def container(name: str) -> str:
+    """The container of the lab host ``name`` (inventory name)."""
+    return f"{PREFIX}-{name}"
+
+
+def lab_host(name: str):
+    return molecule.host(container(name))
+
+
+def secret(relative: str) -> str:
+    """A secret the lab generated on the controller (lab_secrets_dir), e.g. ``samba/aigerim.pw``."""
+    return (molecule.ephemeral_dir() / "secrets" / relative).read_text().strip()
+
+
+def lab_vars() -> list[str]:
+    return ["-e", f"lab_prefix={PREFIX}", "-e", f"lab_secrets_dir={molecule.ephemeral_dir() / 'secrets'}"]
+
+
+def run_lab_playbook(playbook: str, *args: str):
+    """Run playbooks/<playbook> on the scenario's lab, as `./ereje` runs it on yours."""
+    return molecule.run_playbook(ROOT / "playbooks" / playbook, *lab_vars(), *args, inventory=INVENTORY)
 
 
 def run_audit(report_dir: Path, *args: str) -> tuple[dict, str]:
-    """Run playbooks/audit.yml on the scenario's hosts; return the JSON report and the output."""
-    result, _ = molecule.run_playbook(
-        ROOT / "playbooks" / "audit.yml", "--check", "-e", f"ereje_audit_report_dir={report_dir}", *args
-    )
+    """Run playbooks/audit.yml on the lab; return the JSON report and the output."""
+    result, _ = run_lab_playbook("audit.yml", "--check", "-e", f"ereje_audit_report_dir={report_dir}", *args)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     return json.loads((report_dir / "latest" / "report.json").read_text()), output
-
-
-@pytest.fixture(scope="session")
-def audit_after_converge():
-    """The audit of the freshly converged hosts (run once, shared by the tests that read it)."""
-    return run_audit(molecule.ephemeral_dir() / "audit-converged")

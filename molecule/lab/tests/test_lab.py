@@ -1,0 +1,213 @@
+"""The lab end to end: what each role promises, checked across the hosts that make it true.
+
+Everything here goes through the services as people use them: a member of staff logs in on the
+workstation with her domain account and sends mail from it; the web host's backup is on the
+backup server and brings the site back after a loss; every host's security events reach the
+collector.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import uuid
+
+from conftest import DOMAIN, LAB_HOSTS, container, lab_host, run_audit, run_lab_playbook, secret
+from support import molecule
+
+RUN = uuid.uuid4().hex[:8]
+
+# ---- Domain (ATU-2.2.1-a, ATU-5.13-b) ------------------------------------------------------
+
+
+def test_domain_user_logs_in_on_the_workstation():
+    """ATU-2.2.1-a, ATU-8.4-b: a user declared on the domain controllers logs in on the member
+    workstation (Kerberos through winbind, and PAM as a login would); a wrong password does not."""
+    ws1 = lab_host("ws1")
+    password = secret("samba/aigerim.pw") + "-Aa1"
+    assert ws1.run(f"wbinfo --krb5auth=aigerim%{shlex.quote(password)}").rc == 0
+    pam = ws1.run(f"printf '%s\\n' {shlex.quote(password)} | pamtester login aigerim authenticate")
+    assert pam.rc == 0, pam.stderr
+    wrong = ws1.run("printf '%s\\n' Wrong-Password-1 | pamtester login aigerim authenticate")
+    assert wrong.rc != 0
+    # Her role's group comes from the directory (access by role, ATU 5.13).
+    assert "it-admins" in ws1.check_output("id -Gn aigerim").lower()
+
+
+# ---- Mail (YU-1.3.2-a) ---------------------------------------------------------------------
+
+# Runs on the workstation: submission to the gateway with STARTTLS and the staff login, as a
+# mail client would. Arguments come in the environment; prints the SMTP refusals as JSON.
+SUBMIT = r"""
+import json, os, smtplib, ssl
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"], m["To"], m["Subject"] = os.environ["FROM"], os.environ["TO"], os.environ["SUBJECT"]
+m["Message-ID"] = "<%s@ws1.ereje.test>" % os.environ["SUBJECT"]
+m.set_content("Lab scenario message " + os.environ["SUBJECT"])
+if os.environ.get("ATTACH"):
+    m.add_attachment(bytes.fromhex(os.environ["ATTACH_HEX"]), maintype="application",
+                     subtype="octet-stream", filename=os.environ["ATTACH"])
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the lab's self-signed certificate
+with smtplib.SMTP(os.environ["GATEWAY"], 587, timeout=60) as s:
+    s.starttls(context=ctx)
+    s.login(os.environ["LOGIN"], os.environ["PASSWORD"])
+    print(json.dumps(s.send_message(m)))
+"""
+
+# A Windows executable's first bytes (the DOS header and its "MZ" magic).
+DOS_HEADER = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+PE_STUB = (DOS_HEADER + bytes(44) + b"\x80\x00\x00\x00").hex()
+
+
+def submit_from_workstation(subject: str, attachment: str | None = None) -> None:
+    env = {
+        # By address: the workstation resolves through the domain controllers, whose zone does not
+        # hold the lab's other hosts (README, "The lab").
+        "GATEWAY": molecule.address(container("mail")),
+        "LOGIN": "aigerim",
+        "PASSWORD": secret("mail/aigerim.pw"),
+        "FROM": f"aigerim@{DOMAIN}",
+        "TO": f"yerlan@{DOMAIN}",
+        "SUBJECT": subject,
+        "ATTACH": attachment or "",
+        "ATTACH_HEX": PE_STUB,
+    }
+    command = ["podman", "exec", "-i"]
+    for key, value in env.items():
+        command += ["-e", f"{key}={value}"]
+    result = subprocess.run(
+        [*command, container("ws1"), "python3", "-"],
+        input=SUBMIT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == {}, f"the gateway refused a recipient: {result.stdout}"
+
+
+def delivered(address: str, subject: str) -> bool:
+    """A message with this subject is in the address's Maildir on the mailbox host."""
+    domain = address.split("@")[1]
+    found = lab_host("mailbox").run(
+        f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{domain}/new "
+        f"| xargs -r grep -ls -F {shlex.quote(subject)}"
+    )
+    return bool(found.stdout.strip())
+
+
+def test_workstation_mail_with_forbidden_attachment_is_stopped_at_the_gateway():
+    """YU-1.3.2-a, YU-1.3.2-b: mail sent from the workstation with an executable never reaches the
+    recipient's mailbox: the gateway quarantines it and the sender is told; the same mail without
+    the executable is delivered."""
+    clean, forbidden = f"lab-clean-{RUN}", f"lab-exe-{RUN}"
+    submit_from_workstation(clean)
+    submit_from_workstation(forbidden, attachment="timetable.exe")
+
+    assert molecule.wait_for(lambda: delivered(f"yerlan@{DOMAIN}", clean), timeout=300, interval=3), (
+        "the clean message from the workstation was not delivered to the mailbox host"
+    )
+    gateway = lab_host("mail")
+    assert molecule.wait_for(
+        lambda: forbidden in gateway.run("grep -F 'Blocked BANNED' /var/log/mail.log").stdout, timeout=300
+    ), "the gateway logged no BANNED decision for the executable"
+    # The sender is told why, in her own mailbox.
+    assert molecule.wait_for(lambda: delivered(f"aigerim@{DOMAIN}", forbidden), timeout=300, interval=3)
+    assert not delivered(f"yerlan@{DOMAIN}", forbidden), "the executable reached the recipient"
+    quarantined = gateway.run(f"grep -rlsF {shlex.quote(forbidden)} /var/lib/amavis/virusmails")
+    assert quarantined.stdout.strip(), "the blocked message is not in the quarantine"
+
+
+# ---- Backup (ATU-5.14-a, ATU-5.21-a, KTBU-14-a) -----------------------------------------------
+
+
+def site_state(web) -> tuple[str, str]:
+    """Checksums of the site's files and of every table of its database."""
+    files = web.check_output(
+        "cd /srv/www && find . -type f -print0 | sort -z | xargs -0 sha256sum; "
+        "find . -type l -printf '%p -> %l\\n' | sort"
+    )
+    tables = web.check_output(
+        "mysql -N -e \"SELECT table_name FROM information_schema.tables WHERE table_schema='ereje_site'\""
+    ).split()
+    assert tables, "the site database has no tables"
+    sums = web.check_output("mysql -N ereje_site -e " + shlex.quote("CHECKSUM TABLE " + ", ".join(tables)))
+    return files, sums
+
+
+def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
+    """ATU-5.14-a, KNMU-3-a, ATU-5.21-a, KTBU-14-a: the web host's site and database go to the backup
+    server; after both are destroyed the restore playbook brings them back byte for byte, and the
+    site answers the workstation again."""
+    web, server = lab_host("web"), lab_host("backup")
+    before = site_state(web)
+    backup = web.run("systemctl start ereje-backup.service")
+    assert backup.rc == 0, web.run("journalctl -u ereje-backup.service -n 60 --no-pager").stdout
+    archives = server.check_output(
+        "runuser -u borg -- env BORG_REPO=/srv/borg/repos/web "
+        "BORG_PASSCOMMAND='cat /etc/ereje-backup/repos.d/web.pass' borg list --short"
+    ).split()
+    assert archives, "no archive of the web host on the backup server"
+
+    web.run_test("rm -rf /srv/www/ereje && mysql -e 'DROP DATABASE ereje_site'")
+    result, _ = run_lab_playbook("backup_restore_host.yml", "-e", "restore_hosts=web")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert site_state(web) == before
+    web.run_test("systemctl reload nginx")
+    web_ip = molecule.address(container("web"))
+    page = lab_host("ws1").run(
+        f"curl -sk --max-time 20 --resolve web.{DOMAIN}:443:{web_ip} https://web.{DOMAIN}/kk/"
+    )
+    assert page.rc == 0 and "<html" in page.stdout.lower(), page.stdout[:500]
+
+
+def test_restore_drill_of_the_web_host_passes():
+    """ATU-8.4-c: the restore drill (latest archive extracted and compared, dumps loaded) passes."""
+    result, recap = run_lab_playbook("backup_restore_drill.yml")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert recap.get("web", {}).get("failed") == 0
+    drill = json.loads(lab_host("web").file("/var/lib/ereje-backup/drill.json").content_string)
+    assert drill["result"] == "passed", drill
+
+
+# ---- Security events (ATU-5.18-a) -------------------------------------------------------------
+
+
+def test_security_events_of_every_host_reach_the_collector():
+    """ATU-5.18-a: an authentication event logged on any host arrives on the event collector."""
+    marker = f"ereje-lab-event-{RUN}"
+    for name in sorted(LAB_HOSTS):
+        lab_host(name).run_test(f"logger -p authpriv.notice {marker}-{name}")
+    collector = lab_host("backup")
+
+    def missing() -> set[str]:
+        # Other hosts' events under /var/log/remote; the collector's own in its local auth log.
+        seen = collector.run(
+            f"grep -rhoE '{marker}-[a-z0-9]+' /var/log/remote /var/log/auth.log"
+        ).stdout.split()
+        return {name for name in LAB_HOSTS if f"{marker}-{name}" not in seen}
+
+    assert molecule.wait_for(lambda: not missing(), timeout=120, interval=3), f"not collected: {missing()}"
+
+
+# ---- The audit of the whole lab (ATU-8.7-a) -----------------------------------------------------
+
+
+def test_audit_of_the_whole_lab_is_all_pass():
+    """ATU-8.7-a, ATU-6.4-a: after all of the above, the audit (site.yml in check mode on every host
+    plus the status modules) finds every control holding on every host of the lab, and changes
+    nothing; the register lists every host."""
+    report, output = run_audit(molecule.ephemeral_dir() / "audit")
+    failing = [
+        f"{r['host']} {r['control']}: {r['evidence'][:2]}" for r in report["results"] if r["status"] == "fail"
+    ]
+    assert not failing, failing
+    assert {r["host"] for r in report["results"]} == LAB_HOSTS
+    assert set(report["register"]) == LAB_HOSTS
+    for line in output.splitlines():
+        if " : ok=" in line:
+            assert " changed=0 " in line, line
