@@ -274,8 +274,10 @@ def test_replication_works_both_ways(dc1, dc2):
     for source, target in ((dc1, dc2), (dc2, dc1)):
         name = f"repl-{uuid.uuid4().hex[:8]}"
         source.check_output(f"samba-tool group add {name}")
+        # A change is normally pushed within seconds (change notification); on a loaded machine
+        # it can be missed, and then the partner's periodic pull (every 300 s) brings it.
         assert molecule.wait_for(
-            lambda n=name, t=target: t.run(f"samba-tool group show {n}").rc == 0, timeout=120
+            lambda n=name, t=target: t.run(f"samba-tool group show {n}").rc == 0, timeout=360, interval=5
         ), f"group {name} did not replicate"
         source.check_output(f"samba-tool group delete {name}")
 
