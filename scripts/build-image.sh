@@ -36,7 +36,8 @@ debconf_answers='clamav-daemon clamav-daemon/debconf boolean false
 clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual
 postfix postfix/main_mailer_type select Internet Site
 postfix postfix/mailname string localhost'
-recipe_hash=$( { cat "$0"; printf '%s\n' "${packages[@]}" "${service_packages[@]}" "${test_packages[@]}"; } | sha256sum | cut -c1-12)
+# Every package list and step is in this file: its hash is the recipe's.
+recipe_hash=$(sha256sum "$0" | cut -c1-12)
 tagged="${EREJE_IMAGE%:*}:r$recipe_hash"
 
 if podman image exists "$tagged"; then

@@ -39,10 +39,10 @@ if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
   mkdir -p "$(dirname "$conf")"
   printf '%s\n' "$want" > "$conf"
 fi
-# A host that ran podman with CNI before keeps CNI networks (no DNS); they are the project's own
-# (ereje-*), so they are removed and made again by the lab and the scenarios on netavark.
-if [ "$(podman info --format '{{.Host.NetworkBackend}}')" != netavark ]; then
-  die "podman still uses $(podman info --format '{{.Host.NetworkBackend}}'): run 'podman system reset' (removes all containers) and try again"
+# Checked, not assumed: a host whose podman state predates this setting may stay on CNI.
+backend=$(podman info --format '{{.Host.NetworkBackend}}')
+if [ "$backend" != netavark ]; then
+  die "podman still uses $backend: run 'podman system reset' (removes all containers) and try again"
 fi
 
 "$here/build-image.sh"

@@ -18,7 +18,7 @@ from support import molecule
 
 RUN = uuid.uuid4().hex[:8]
 
-# ---- Domain (ATU-2.2.1-a, ATU-5.13-b) ------------------------------------------------------
+# ---- Domain (ATU-2.2.1-a, ATU-8.4-b) -------------------------------------------------------
 
 
 def test_domain_user_logs_in_on_the_workstation():
