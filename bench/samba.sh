@@ -38,7 +38,7 @@ all:
             $name:
               samba_dc_netbios_name: DC1
   vars:
-    ansible_connection: containers.podman.podman
+    ansible_connection: podman
     ansible_python_interpreter: /usr/bin/python3
     baseline_admins: [{name: ereje-admin, ssh_keys: ["$(cat "$work/admin.pub")"]}]
     samba_dc_realm: BENCH.TEST

@@ -346,6 +346,7 @@ def plan(  # noqa: PLR0912, PLR0915, PLR0917
 
     # Membership of declared groups: exactly the declared users.
     already_removed = {(a[1].lower(), a[2].lower()) for a in actions if a[0] == "remove_member"}
+    dn_as_declared = {dn.lower(): dn for dn in user_dn.values()}
     for key, dn in group_dn.items():
         cur = state["groups"].get(key)
         current = set()
@@ -353,7 +354,7 @@ def plan(  # noqa: PLR0912, PLR0915, PLR0917
             current = {renamed.get(m, cur["members"][m]).lower() for m in cur["members"]}
         want = desired_members[key]
         for member in sorted(want - current):
-            actions.append(("add_member", dn, _dn_case(member, user_dn)))
+            actions.append(("add_member", dn, dn_as_declared.get(member, member)))
         for member in sorted(current - want):
             if (dn.lower(), member) in already_removed or (
                 cur and (cur["dn"].lower(), member) in already_removed
@@ -370,13 +371,6 @@ def plan(  # noqa: PLR0912, PLR0915, PLR0917
         "after": "".join(f"{line}\n" for line in after),
     }
     return actions, diff, unlisted
-
-
-def _dn_case(member_lower: str, user_dn: dict[str, str]) -> str:
-    for dn in user_dn.values():
-        if dn.lower() == member_lower:
-            return dn
-    return member_lower
 
 
 def describe(action: tuple) -> str:

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
@@ -48,3 +50,9 @@ def run_audit(report_dir: Path, *args: str) -> tuple[dict, str]:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     return json.loads((report_dir / "latest" / "report.json").read_text()), output
+
+
+@pytest.fixture(scope="session")
+def audit_after_converge():
+    """The audit of the freshly converged lab (run once, shared by the tests that read it)."""
+    return run_audit(molecule.ephemeral_dir() / "audit-converged")
