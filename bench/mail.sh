@@ -20,7 +20,7 @@ mbox=ereje-mol-mail-mbox
 run=$(date +%s)
 
 if [ "$(podman inspect -f '{{.State.Running}}' "$gw" 2>/dev/null)" != true ]; then
-  molecule converge -s mail >/dev/null
+  molecule converge -s mail >/dev/null 2>&1
 fi
 
 # Sender, run on the gateway itself so the network is not what is measured.
@@ -51,26 +51,32 @@ threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
 PY
 }
 
-# Reader, run on the mailbox host: latency = Maildir file time - X-Bench-Sent.
+# Reader, run on the mailbox host: latency = Maildir file time - X-Bench-Sent. The mailbox host
+# keeps a domain's mail in one Maildir; the run's messages are the ones delivered to its address.
 measure() {  # measure MODE -> "delivered msgs_per_s p50 p95"
   podman exec -i "$mbox" python3 - "$1" "$messages" "$run" <<'PY'
 import os, re, sys, time
 mode, total, run = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-d = f"/var/mail/vhosts/ereje.test/bench-{mode}-{run}/new"
+d = "/var/mail/vhosts/ereje.test/new"
+rcpt = f"Delivered-To: bench-{mode}-{run}@ereje.test"
+seen = {}  # file -> (sent, delivered) of this run's messages
+read = set()  # every file looked at (Maildir renames complete files into new/)
 deadline = time.time() + 900
-while time.time() < deadline:
-    names = os.listdir(d) if os.path.isdir(d) else []
-    if len(names) >= total:
-        break
+while time.time() < deadline and len(seen) < total:
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        p = os.path.join(d, n)
+        if n in read or not os.path.isfile(p):
+            continue
+        read.add(n)
+        with open(p, "rb") as f:
+            head = f.read(65536).decode(errors="replace")
+        if rcpt in head:
+            sent = float(re.search(r"^X-Bench-Sent: (\S+)", head, re.M).group(1))
+            seen[n] = (sent, os.stat(p).st_mtime)
     time.sleep(1)
-sent, done = [], []
-for n in names:
-    p = os.path.join(d, n)
-    with open(p, "rb") as f:
-        head = f.read(65536).decode(errors="replace")
-    s = float(re.search(r"^X-Bench-Sent: (\S+)", head, re.M).group(1))
-    sent.append(s); done.append(os.stat(p).st_mtime)
-lat = sorted(b - a for a, b in zip(sent, done))
+sent = [s for s, _ in seen.values()]
+done = [e for _, e in seen.values()]
+lat = sorted(b - a for a, b in seen.values())
 pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
 rate = len(lat) / (max(done) - min(sent))
 print(len(lat), round(rate, 2), round(pct(0.5), 3), round(pct(0.95), 3))

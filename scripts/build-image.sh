@@ -67,6 +67,13 @@ rm -f "$rootfs"/etc/ssh/ssh_host_* "$rootfs/etc/machine-id"
 # ...and, as cloud images do at first boot, sshd generates its missing host keys on start.
 mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > "$rootfs/etc/systemd/system/ssh.service.d/10-host-keys.conf"
+# On a host with cgroups v1 (LAB.md) systemd in a container gets no "cgroup empty" notification:
+# stopping a service whose main process exits before its children (winbind, postfwd, Amavis)
+# waits out the whole stop timeout, 90 s by default, before the unit counts as stopped; every
+# first converge of those roles lost 90 s per restart. 10 s keeps the restarts short; units that
+# set their own stop timeout keep it. Hosts with cgroups v2 (Debian 12's default) are unaffected.
+mkdir -p "$rootfs/etc/systemd/system.conf.d"
+printf '[Manager]\nDefaultTimeoutStopSec=10s\n' > "$rootfs/etc/systemd/system.conf.d/10-ereje-container.conf"
 chroot "$rootfs" apt-get clean
 
 log "importing the base system"

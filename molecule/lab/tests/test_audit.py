@@ -8,6 +8,7 @@ before test_lab.py: the first audit is the one right after the converge.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -136,6 +137,13 @@ def test_site_and_audit_run_under_ansible_runner(tmp_path):
     env = os.environ | {"ANSIBLE_FORCE_COLOR": "0"}
     for playbook in ("playbooks/site.yml", "playbooks/audit.yml"):
         private = tmp_path / Path(playbook).stem
+        # A job limited to one host still reads the other hosts' facts (the workstation's DNS
+        # servers are the DCs' addresses): from the fact cache the converge filled, as AWX reads
+        # them from its fact storage. Without this, ansible-runner starts a cache of its own.
+        (private / "env").mkdir(parents=True)
+        (private / "env" / "settings").write_text(
+            json.dumps({"fact_cache_type": "jsonfile", "fact_cache": str(molecule.ephemeral_dir() / "facts")})
+        )
         result = subprocess.run(
             [
                 runner,
