@@ -59,6 +59,8 @@ def _image_present() -> bool:
 @pytest.fixture(scope="module")
 def container():
     if not _image_present():
+        # Only where the image was never built (`./ereje unit` on a laptop): `./ereje test` and CI
+        # build it in their set-up, before the unit tests, so there this test always runs.
         pytest.skip(f"podman or the image {IMAGE} is missing (scripts/prepare-host.sh builds it)")
     name = f"ereje-test-connection-{uuid.uuid4().hex[:6]}"
     subprocess.run(
