@@ -35,6 +35,17 @@ def test_domain_user_logs_in_on_the_workstation():
     assert "it-admins" in ws1.check_output("id -Gn aigerim").lower()
 
 
+def test_workstation_finds_the_servers_by_name_in_the_domain_dns():
+    """ATU-2.2.1-a: the workstation resolves through the domain controllers, and finds there the
+    servers that are not domain members at their own addresses, and the domain's MX."""
+    ws1 = lab_host("ws1")
+    for name in ("mail", "mailbox", "web", "backup"):
+        answer = ws1.run(f"getent ahostsv4 {name}.{DOMAIN}")
+        assert answer.rc == 0, f"{name}.{DOMAIN} does not resolve on the workstation"
+        assert answer.stdout.split()[0] == molecule.address(container(name)), answer.stdout
+    assert ws1.check_output(f"dig +short MX {DOMAIN}").split() == ["10", f"mail.{DOMAIN}."]
+
+
 # ---- Mail (YU-1.3.2-a) ---------------------------------------------------------------------
 
 # Runs on the workstation: submission to the gateway with STARTTLS and the staff login, as a
@@ -64,9 +75,8 @@ PE_STUB = (DOS_HEADER + bytes(44) + b"\x80\x00\x00\x00").hex()
 
 def submit_from_workstation(subject: str, attachment: str | None = None) -> None:
     env = {
-        # By address: the workstation resolves through the domain controllers, whose zone does not
-        # hold the lab's other hosts (README, "The lab").
-        "GATEWAY": molecule.address(container("mail")),
+        # By name: the workstation finds the gateway in the domain's DNS, as a mail client would.
+        "GATEWAY": f"mail.{DOMAIN}",
         "LOGIN": "aigerim",
         "PASSWORD": secret("mail/aigerim.pw"),
         "FROM": f"aigerim@{DOMAIN}",

@@ -39,3 +39,8 @@ def ws1():
 @pytest.fixture(scope="session")
 def dc1_ip():
     return molecule.address(DC1)
+
+
+@pytest.fixture(scope="session")
+def dc2_ip():
+    return molecule.address(DC2)

@@ -28,17 +28,19 @@ def kinit(h, user: str, secret: str):
     )
 
 
-def run_accounts_tasks() -> str:
-    """Converge only the account tasks (what an administrator runs after editing the inventory)."""
+def run_tags(tags: str, check: bool = False) -> str:
+    """Converge only the tasks of ``tags`` on the DCs (what an administrator runs after editing the
+    inventory); with ``check``, as --check --diff."""
     result = subprocess.run(
         [
             "ansible-playbook",
             "-i",
             os.environ["MOLECULE_INVENTORY_FILE"],
             "--tags",
-            "accounts",
+            tags,
             "--limit",
             "domain_controllers",
+            *(["--check", "--diff"] if check else []),
             str(molecule.scenario_dir() / "converge.yml"),
         ],
         capture_output=True,
@@ -63,6 +65,50 @@ def test_srv_records_resolve_through_the_dc(ws1, dc1_ip):
     for record in ("_ldap._tcp", "_kerberos._udp", "_kerberos._tcp", "_ldap._tcp.dc._msdcs"):
         out = ws1.check_output(f"host -t SRV {record}.ereje.test {dc1_ip}")
         assert "dc1.ereje.test" in out, out
+
+
+# The records declared in molecule.yml (samba_dc_dns_records).
+DKIM = "v=DKIM1; k=rsa; p=" + "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A" * 12
+
+
+def dig(ws1, server: str, rtype: str, name: str) -> list[str]:
+    """The answers of one DC to a query from the member host, one line each (@: the zone)."""
+    fqdn = "ereje.test" if name == "@" else f"{name}.ereje.test"
+    return ws1.check_output(f"dig +short +norecurse {rtype} {fqdn} @{server}").splitlines()
+
+
+def test_declared_records_resolve_through_both_dcs(ws1, dc1_ip, dc2_ip):
+    """ATU-2.2.1-a: the servers outside the domain, the MX, SPF and a DKIM key longer than one DNS
+    string are in the zone, and each DC answers them from its own replica."""
+    for server in (dc1_ip, dc2_ip):
+        assert dig(ws1, server, "A", "mail") == ["192.0.2.25"]
+        assert dig(ws1, server, "CNAME", "www") == ["web.ereje.test."]
+        assert dig(ws1, server, "MX", "@") == ["10 mail.ereje.test."]
+        assert dig(ws1, server, "TXT", "@") == ['"v=spf1 mx -all"']
+        (dkim,) = dig(ws1, server, "TXT", "mail._domainkey")
+        strings = dkim.strip('"').split('" "')
+        assert len(strings) > 1 and max(map(len, strings)) <= 255
+        assert "".join(strings) == DKIM, "a receiver joins the strings back into the declared key"
+    # The member resolves the names through its DNS servers, the DCs, as any program would.
+    assert ws1.check_output("getent hosts www.ereje.test").split()[0] == "192.0.2.80"
+
+
+def test_dns_record_changed_by_hand_is_put_back(ws1, dc1, dc1_ip):
+    """ATU-2.2.1-a: a record changed by hand is reported by --check and put back by the role; a
+    value nobody declared is removed from a declared name, undeclared names stay."""
+    dc1.check_output("samba-tool dns update 127.0.0.1 ereje.test mail A 192.0.2.25 192.0.2.99 -P")
+    dc1.check_output("samba-tool dns add 127.0.0.1 ereje.test web A 192.0.2.81 -P")
+    dc1.check_output("samba-tool dns add 127.0.0.1 ereje.test printer A 192.0.2.9 -P")
+    try:
+        drift = run_tags("dns", check=True)
+        assert "-mail A 192.0.2.99" in drift and "+mail A 192.0.2.25" in drift, drift[-3000:]
+        assert dig(ws1, dc1_ip, "A", "mail") == ["192.0.2.99"], "--check changed the zone"
+        run_tags("dns")
+        assert dig(ws1, dc1_ip, "A", "mail") == ["192.0.2.25"]
+        assert dig(ws1, dc1_ip, "A", "web") == ["192.0.2.80"]
+        assert dig(ws1, dc1_ip, "A", "printer") == ["192.0.2.9"], "an undeclared name was touched"
+    finally:
+        dc1.run("samba-tool dns delete 127.0.0.1 ereje.test printer A 192.0.2.9 -P")
 
 
 def test_active_user_gets_a_kerberos_ticket(dc1):
@@ -106,6 +152,10 @@ BAD_INPUT = {
     "unknown-group": (
         {"samba_dc_users": [{"name": "zhan", "groups": ["deans"]}]},
         ["samba_dc_users:", "deans", "which samba_dc_groups does not declare"],
+    ),
+    "dns-address": (
+        {"samba_dc_dns_records": [{"name": "mail", "type": "A", "value": "mail.ereje.test"}]},
+        ["samba_dc_dns_records:", "'mail.ereje.test' is not an IP address"],
     ),
     "duplicate": (
         {"samba_dc_users": [{"name": "zhan"}, {"name": "Zhan"}]},
@@ -246,7 +296,7 @@ def hand_made_changes(dc1):
     dc1.check_output("samba-tool group addmembers 'Domain Admins' dana")
     dc1.check_output(f"samba-tool user create mallory {shlex.quote(password('alice'))}")
     dc1.check_output("samba-tool group addmembers teachers carol")
-    return run_accounts_tasks()
+    return run_tags("accounts")
 
 
 def test_dismissed_user_is_disabled_and_stripped_not_deleted(dc1, hand_made_changes):
