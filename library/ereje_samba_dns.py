@@ -199,6 +199,12 @@ def parse_query(text: str) -> dict[str, dict[str, set[str]]]:
     return zone
 
 
+def parse_zone_top(text: str) -> dict[str, dict[str, set[str]]]:
+    """Parse ``samba-tool dns query SERVER ZONE @ ALL``: the zone itself under "@", and its direct
+    children (every single-label name) under their names."""
+    return {("@" if name == "" else name): types for name, types in parse_query(text).items()}
+
+
 def parse_value(rtype: str, data: str) -> str:
     if rtype in ("A", "AAAA"):
         return str(ipaddress.ip_address(data.strip()))
@@ -293,8 +299,7 @@ class Zone:
                 stdout=out,
                 stderr=err,
             )
-        top = parse_query(out)
-        zone = {("@" if name == "" else name): types for name, types in top.items()}
+        zone = parse_zone_top(out)
         for name in sorted(n for n in names if "." in n):
             rc, out, err = self._run("query", name, "ALL")
             if rc == 0:

@@ -33,8 +33,7 @@ ZONE_TOP = (
 
 
 def zone():
-    top = m.parse_query(ZONE_TOP)
-    return {("@" if name == "" else name): types for name, types in top.items()}
+    return m.parse_zone_top(ZONE_TOP)
 
 
 def declare(*records, reserved=("dc1", "dc2")):
