@@ -3,10 +3,12 @@
 Roles and inventories declare the ports a host opens as data::
 
     - {name: smtp, port: 25, proto: tcp, sources: [10.0.0.0/8]}
+    - {name: rpc-dynamic, port: 49152, proto: tcp, probe: false}
 
 ``nft_accept_rules`` checks every rule and renders it as nftables statements for the
-``inet ereje_filter`` table. Bad input stops the play before anything changes, with a
-message that names the rule and what is wrong with it (control ATU-5.15-a).
+``inet ereje_filter`` table; ``health_ports`` lists the ports the service must answer on (the
+health check of ATU-8.4-d skips those with ``probe: false``). Bad input stops the play before
+anything changes, with a message that names the rule and what is wrong with it (control ATU-5.15-a).
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ def _networks(rule_label: str, sources: object) -> tuple[list[str], list[str]]:
     return v4, v6
 
 
-def nft_accept_rules(rules: object) -> list[str]:
-    """Render declared rules as nftables ``accept`` statements, checking each one."""
+def _checked_rules(rules: object) -> list[dict]:
+    """Every declared rule, checked, as {label, name, port, proto, sources, probe}."""
     if rules is None:
         return []
     if not isinstance(rules, list):
         raise AnsibleFilterError(f"firewall rules must be a list of rules, not {type(rules).__name__}")
-    statements: list[str] = []
+    checked: list[dict] = []
     seen: set[str] = set()
     for index, rule in enumerate(rules, start=1):
         if not isinstance(rule, dict):
@@ -72,10 +74,10 @@ def nft_accept_rules(rules: object) -> list[str]:
             raise AnsibleFilterError(
                 f"{label}: name is required (letters, digits, space, _ . : / -; at most 64 characters)"
             )
-        unknown = sorted(set(rule) - {"name", "port", "proto", "sources"})
+        unknown = sorted(set(rule) - {"name", "port", "proto", "sources", "probe"})
         if unknown:
             raise AnsibleFilterError(
-                f"{label}: unknown key(s) {', '.join(unknown)}; allowed: name, port, proto, sources"
+                f"{label}: unknown key(s) {', '.join(unknown)}; allowed: name, port, proto, sources, probe"
             )
         if "port" not in rule:
             raise AnsibleFilterError(f"{label}: port is required")
@@ -83,23 +85,47 @@ def nft_accept_rules(rules: object) -> list[str]:
         proto = rule.get("proto", "tcp")
         if proto not in _PROTOCOLS:
             raise AnsibleFilterError(f"{label}: proto must be tcp or udp, not {proto!r}")
+        probe = rule.get("probe", True)
+        if not isinstance(probe, bool):
+            raise AnsibleFilterError(f"{label}: probe must be true or false, not {probe!r}")
         key = f"{proto}/{port}/{sorted(rule.get('sources') or [])}"
         if key in seen:
             raise AnsibleFilterError(f"{label}: {proto} port {port} is declared twice")
         seen.add(key)
         v4, v6 = _networks(label, rule.get("sources"))
-        match = f'{proto} dport {port} accept comment "{name}"'
-        if not v4 and not v6:
+        checked.append(
+            {"label": label, "name": name, "port": port, "proto": proto, "v4": v4, "v6": v6, "probe": probe}
+        )
+    return checked
+
+
+def nft_accept_rules(rules: object) -> list[str]:
+    """Render declared rules as nftables ``accept`` statements, checking each one."""
+    statements: list[str] = []
+    for rule in _checked_rules(rules):
+        match = f'{rule["proto"]} dport {rule["port"]} accept comment "{rule["name"]}"'
+        if not rule["v4"] and not rule["v6"]:
             statements.append(match)
-        if v4:
-            statements.append(f"ip saddr {{ {', '.join(v4)} }} {match}")
-        if v6:
-            statements.append(f"ip6 saddr {{ {', '.join(v6)} }} {match}")
+        if rule["v4"]:
+            statements.append(f"ip saddr {{ {', '.join(rule['v4'])} }} {match}")
+        if rule["v6"]:
+            statements.append(f"ip6 saddr {{ {', '.join(rule['v6'])} }} {match}")
     return statements
+
+
+def health_ports(rules: object) -> list[dict]:
+    """The ports a service must answer on (ATU-8.4-d): every declared rule except ``probe: false``
+    (ports opened on demand, such as Samba's dynamic RPC range). One entry per port and protocol."""
+    ports: list[dict] = []
+    for rule in _checked_rules(rules):
+        entry = {"name": rule["name"], "port": rule["port"], "proto": rule["proto"]}
+        if rule["probe"] and all((p["port"], p["proto"]) != (rule["port"], rule["proto"]) for p in ports):
+            ports.append(entry)
+    return ports
 
 
 class FilterModule:
     """Ereje firewall filters."""
 
     def filters(self):
-        return {"nft_accept_rules": nft_accept_rules}
+        return {"nft_accept_rules": nft_accept_rules, "health_ports": health_ports}

@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from firewall import nft_accept_rules
+from firewall import health_ports, nft_accept_rules
 
 
 def test_port_open_to_everyone():
@@ -50,6 +50,7 @@ def test_udp_and_empty_inputs():
         ([{"name": "web", "port": 80, "sources": ["10.0.0.300/8"]}], "is not an IP address or network"),
         ([{"name": "web", "port": 80, "src": ["10.0.0.0/8"]}], "unknown key(s) src"),
         ([{"name": "a", "port": 80}, {"name": "b", "port": 80}], "tcp port 80 is declared twice"),
+        ([{"name": "web", "port": 80, "probe": "no"}], "probe must be true or false"),
         (["80/tcp"], "must be a mapping"),
         ({"name": "web"}, "must be a list of rules"),
     ],
@@ -64,3 +65,25 @@ def test_message_names_the_rule():
     with pytest.raises(AnsibleFilterError) as error:
         nft_accept_rules([{"name": "ok", "port": 1}, {"name": "smtp", "port": "twenty-five"}])
     assert "firewall rule #2 ('smtp')" in str(error.value)
+
+
+def test_probe_false_opens_the_port_but_is_not_checked_for_an_answer():
+    """ATU-8.4-d: the health check's ports are the declared ones, less those opened on demand."""
+    rules = [
+        {"name": "dns", "port": 53, "proto": "tcp"},
+        {"name": "dns", "port": 53, "proto": "udp"},
+        {"name": "smtp", "port": "25", "sources": ["10.0.0.0/8"]},
+        {"name": "smtp", "port": 25, "sources": ["192.0.2.0/24"]},
+        {"name": "rpc-dynamic", "port": 49152, "probe": False},
+    ]
+    assert len(nft_accept_rules(rules)) == 5
+    assert health_ports(rules) == [
+        {"name": "dns", "port": 53, "proto": "tcp"},
+        {"name": "dns", "port": 53, "proto": "udp"},
+        {"name": "smtp", "port": 25, "proto": "tcp"},
+    ]
+
+
+def test_health_ports_refuse_what_the_firewall_refuses():
+    with pytest.raises(AnsibleFilterError, match="port 'http' is not a number"):
+        health_ports([{"name": "web", "port": "http"}])

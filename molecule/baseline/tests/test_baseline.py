@@ -8,6 +8,7 @@ collector to the node across the scenario's podman network.
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 import subprocess
 import uuid
@@ -239,6 +240,83 @@ def test_unknown_control_in_a_waiver_is_refused_with_a_suggestion():
     assert result.returncode != 0
     assert "'ATU-5.17a' is not a control" in output, output[-3000:]
     assert "did you mean ATU-5.17-a?" in output
+
+
+# ---- ATU-8.4-d: failed services, full disks, declared ports that do not answer ------------------
+
+
+def health(*extra: str) -> tuple[int, str]:
+    """Run the health check (site.yml's last play) on the scenario's hosts: return code and output."""
+    result, _ = molecule.run_playbook("health.yml", "-v", *extra)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_health_check_passes_and_names_what_it_checked():
+    """ATU-8.4-d: on converged hosts the health check passes and its evidence names the disks and
+    every declared port it reached: SSH on every host, the collector's syslog port."""
+    rc, output = health()
+    assert rc == 0, output[-4000:]
+    assert "no failed service; disks used: / " in output, output[-4000:]
+    assert "22/tcp (baseline ssh)" in output
+    assert "514/tcp (log_collector syslog-tcp)" in output
+
+
+def test_declared_port_that_nobody_serves_fails_the_health_check(collector):
+    """ATU-8.4-d: a port a role declared but nothing answers on fails the check, naming the service
+    and the port; once something serves it, the check passes again."""
+    declaration = "/etc/ereje/ports.d/zz-health-test.json"
+    content = json.dumps(
+        {"service": "health_test", "ports": [{"name": "intranet", "port": 8471, "proto": "tcp"}]}
+    )
+    collector.run(f"printf '%s' {shlex.quote(content)} > {declaration}")
+    try:
+        rc, output = health("--limit", COLLECTOR)
+        assert rc != 0
+        assert "health_test declares intranet on 8471/tcp, but nothing listens there" in output, output[
+            -4000:
+        ]
+        listen(collector, 8471)
+        rc, output = health("--limit", COLLECTOR)
+        assert rc == 0, output[-4000:]
+        assert "8471/tcp (health_test intranet)" in output
+    finally:
+        collector.run(f"rm -f {declaration}; systemctl stop ereje-test-listen-8471")
+
+
+def test_failed_service_fails_the_health_check_unless_accepted(node):
+    """ATU-8.4-d: a systemd unit in the failed state fails the check, by name; a unit the inventory
+    accepts (baseline_health_ignore_units) is reported but does not fail it."""
+    unit = "ereje-health-broken.service"
+    node.run(f"systemctl reset-failed {unit} 2>/dev/null; systemd-run --unit {unit} --wait /bin/false")
+    try:
+        assert node.run(f"systemctl is-failed {unit}").stdout.strip() == "failed"
+        rc, output = health("--limit", NODE)
+        assert rc != 0
+        assert f"service {unit} has failed" in output, output[-4000:]
+        accepted = json.dumps({"baseline_health_ignore_units": ["ereje-health-*"]})
+        rc, output = health("--limit", NODE, "-e", accepted)
+        assert rc == 0, output[-4000:]
+        assert f"no failed service (accepted: {unit})" in output
+    finally:
+        node.run(f"systemctl reset-failed {unit}")
+
+
+def test_disk_fuller_than_the_limit_fails_the_health_check(node):
+    """ATU-8.4-d: a filesystem used above baseline_health_max_disk_percent fails the check with its
+    mount point and use, measured as df measures it."""
+    df = node.run("df -P / | awk 'NR==2 {print $5}'").stdout.strip()
+    rc, output = health("--limit", NODE, "-e", "baseline_health_max_disk_percent=1")
+    assert rc != 0
+    assert f"filesystem / is {df} full (limit 1%)" in output, output[-4000:]
+
+
+def test_health_limit_that_is_not_a_percentage_is_refused():
+    """ATU-8.4-d: a limit outside 1-100 is refused with the variable's name."""
+    rc, output = health("-e", "baseline_health_max_inode_percent=150")
+    assert rc != 0
+    assert (
+        "baseline_health_max_disk_percent and baseline_health_max_inode_percent must be percentages" in output
+    )
 
 
 # ---- the whole role ---------------------------------------------------------------------------

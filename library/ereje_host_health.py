@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+"""Ansible module: the health of a Linux host as the audit reads it (ATU-8.4-d)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ereje_host_health
+short_description: Report (and judge) failed services, full disks and declared ports nobody answers on
+description:
+  - Reads, without changing anything, the systemd units in the C(failed) state, the use of every
+    writable local filesystem (space and inodes), and the ports that the host's roles declared when
+    they opened them in the firewall (one JSON file per service in O(ports_dir), written by the
+    baseline role's C(firewall_open) entry point).
+  - A declared TCP port must have a listening socket that accepts a connection; a declared UDP port
+    must have a bound socket (UDP has no handshake to test without speaking the service's protocol).
+  - Fails when a unit has failed (unless it matches O(ignore_units)), when a filesystem is used above
+    O(max_disk_percent) or its inodes above O(max_inode_percent), or when a declared port does not
+    answer, unless O(fail_on_problem=false). Each problem is one sentence naming what is wrong.
+  - Filesystem use is computed as df(1) does it (used / (used + available to users)). Pseudo and
+    read-only filesystems, mounts under /proc, /sys and /dev, and files mounted over files (a
+    container's /etc/hosts) are not disks and are skipped.
+  - Read-only, so check mode returns the same answer.
+version_added: "0.1.0"
+author: Ereje
+options:
+  ports_dir:
+    description: Directory of the declared ports, one C(<service>.json) per service.
+    type: path
+    default: /etc/ereje/ports.d
+  max_disk_percent:
+    description: A filesystem used above this percentage is a problem (1-100).
+    type: int
+    default: 90
+  max_inode_percent:
+    description: A filesystem whose inodes are used above this percentage is a problem (1-100).
+    type: int
+    default: 90
+  ignore_units:
+    description:
+      - Failed units that are accepted, as shell patterns (C(fnmatch)) on the unit's full name,
+        e.g. C(ereje-test-*.service). Use for a unit whose failure is known and tracked elsewhere.
+    type: list
+    elements: str
+    default: []
+  connect_timeout:
+    description: Seconds to wait for a TCP connection to a declared port.
+    type: float
+    default: 3
+  fail_on_problem:
+    description: Fail the task when a problem is found (the audit); false only reports.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Audit | no failed service, no full disk, every declared port answers
+  ereje_host_health:
+    max_disk_percent: 85
+    ignore_units: [apt-daily.service]
+
+- name: Report only
+  ereje_host_health:
+    fail_on_problem: false
+  register: health
+"""
+
+RETURN = r"""
+ok:
+  description: No problem was found.
+  type: bool
+  returned: always
+problems:
+  description: What is wrong, one sentence each, in words a sysadmin understands.
+  type: list
+  elements: str
+  returned: always
+failed_units:
+  description: Units in the failed state, with C(ignored) true for those matching O(ignore_units).
+  type: list
+  elements: dict
+  returned: always
+filesystems:
+  description:
+    - C(mount), C(fstype), C(use_percent) and C(inode_use_percent) (null when the filesystem keeps
+      no inode count).
+  type: list
+  elements: dict
+  returned: always
+ports:
+  description:
+    - One entry per declared port, C(service), C(name), C(port), C(proto), C(listening) (the
+      addresses bound) and C(answers) (TCP connection accepted; null for UDP).
+  type: list
+  elements: dict
+  returned: always
+"""
+
+import fnmatch
+import json
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+# Filesystems that hold no data of their own (kernel interfaces, container plumbing).
+PSEUDO_FILESYSTEMS = frozenset({
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
+    "efivarfs", "fusectl", "fuse.lxcfs", "hugetlbfs", "iso9660", "mqueue", "nsfs", "proc", "pstore",
+    "ramfs", "rpc_pipefs", "securityfs", "squashfs", "sysfs", "tracefs", "udf",
+})  # fmt: skip
+NOT_DISKS = ("/proc", "/sys", "/dev")
+TCP_LISTEN, UDP_BOUND = "0A", "07"
+OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def parse_mounts(text: str) -> list[dict]:
+    """Writable, data-holding mounts of /proc/self/mounts, in order."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        # The kernel escapes blanks and backslashes in paths as octal (\040).
+        mount = OCTAL.sub(lambda m: chr(int(m[1], 8)), fields[1])
+        fstype, options = fields[2], fields[3].split(",")
+        if fstype in PSEUDO_FILESYSTEMS or "ro" in options:
+            continue
+        if any(mount == top or mount.startswith(top + "/") for top in NOT_DISKS):
+            continue
+        mounts.append({"mount": mount, "fstype": fstype})
+    return mounts
+
+
+def use_percent(used: int, available: int) -> int:
+    """Percentage used as df(1) prints it: rounded up, of what users can have."""
+    total = used + available
+    if total <= 0:
+        return 0
+    return -(-used * 100 // total)
+
+
+def filesystem_usage(mount: dict, stat: os.statvfs_result) -> dict | None:
+    """Space and inode use of one mount from its statvfs; None for a filesystem without blocks."""
+    if stat.f_blocks == 0:
+        return None
+    used = stat.f_blocks - stat.f_bfree
+    inodes = None
+    if stat.f_files:
+        inodes = use_percent(stat.f_files - stat.f_ffree, stat.f_ffree)
+    return {**mount, "use_percent": use_percent(used, stat.f_bavail), "inode_use_percent": inodes}
+
+
+def _address(hex_address: str) -> str:
+    """An address of /proc/net/{tcp,udp}[6]: hex of 32-bit words in the host's byte order."""
+    raw = bytes.fromhex(hex_address)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, raw)
+
+
+def parse_proc_net(text: str, state: str) -> list[tuple[str, int]]:
+    """(address, port) of the sockets of one /proc/net table in the given state."""
+    sockets = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != state:
+            continue
+        address, _, port = fields[1].partition(":")
+        sockets.append((_address(address), int(port, 16)))
+    return sockets
+
+
+def parse_failed_units(text: str) -> list[str]:
+    """Unit names of ``systemctl list-units --state=failed --plain --no-legend``."""
+    units = []
+    for line in text.splitlines():
+        fields = line.split()
+        # A unit whose file is gone is listed with a leading marker (●) in some versions.
+        if fields and fields[0] in ("●", "*"):
+            fields = fields[1:]
+        if fields:
+            units.append(fields[0])
+    return units
+
+
+def parse_declarations(files: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Declared ports of every service file; the problems of files that cannot be read."""
+    ports, problems = [], []
+    for name, text in sorted(files.items()):
+        try:
+            data = json.loads(text)
+            service = str(data["service"])
+            for entry in data["ports"]:
+                port, proto = int(entry["port"]), str(entry.get("proto", "tcp"))
+                if proto not in ("tcp", "udp") or not 1 <= port <= 65535:
+                    raise ValueError(f"{proto}/{port}")
+                ports.append({"service": service, "name": str(entry["name"]), "port": port, "proto": proto})
+        except (ValueError, KeyError, TypeError) as error:
+            problems.append(
+                f"the port declaration {name} cannot be read ({error}): its ports are not checked"
+            )
+    return ports, problems
+
+
+def connect_address(bound: str) -> str:
+    """Where to connect to reach a socket bound to ``bound`` (the wildcard means loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(bound, bound)
+
+
+def tcp_answers(address: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def evaluate(status: dict, limits: dict) -> list[str]:
+    """Problems of a host, given what was read and the limits of the inventory."""
+    problems = list(status.get("declaration_problems", []))
+    for unit in status["failed_units"]:
+        if not unit["ignored"]:
+            problems.append(f"service {unit['unit']} has failed (systemctl status {unit['unit']})")
+    for fs in status["filesystems"]:
+        if fs["use_percent"] > limits["max_disk_percent"]:
+            problems.append(
+                f"filesystem {fs['mount']} is {fs['use_percent']}% full (limit {limits['max_disk_percent']}%)"
+            )
+        inodes = fs["inode_use_percent"]
+        if inodes is not None and inodes > limits["max_inode_percent"]:
+            problems.append(
+                f"filesystem {fs['mount']} has used {inodes}% of its inodes "
+                f"(limit {limits['max_inode_percent']}%)"
+            )
+    for port in status["ports"]:
+        label = f"{port['service']} declares {port['name']} on {port['port']}/{port['proto']}"
+        if not port["listening"]:
+            problems.append(f"{label}, but nothing listens there")
+        elif port["answers"] is False:
+            problems.append(f"{label}, but a connection to it is not accepted")
+    return problems
+
+
+def summary(status: dict) -> str:
+    """The evidence of a healthy host in one line (the audit report shows it)."""
+    disks = ", ".join(f"{fs['mount']} {fs['use_percent']}%" for fs in status["filesystems"]) or "none"
+    ports = (
+        ", ".join(f"{p['port']}/{p['proto']} ({p['service']} {p['name']})" for p in status["ports"])
+        or "none declared"
+    )
+    ignored = [u["unit"] for u in status["failed_units"] if u["ignored"]]
+    units = f"no failed service (accepted: {', '.join(ignored)})" if ignored else "no failed service"
+    return f"{units}; disks used: {disks}; ports served: {ports}"
+
+
+def read_status(module: AnsibleModule) -> dict:
+    params = module.params
+    rc, out, err = module.run_command(
+        ["systemctl", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager", "--all"]
+    )
+    if rc != 0:
+        module.fail_json(msg=f"cannot list the failed units: {err.strip() or out.strip()}")
+    failed_units = [
+        {"unit": unit, "ignored": any(fnmatch.fnmatchcase(unit, p) for p in params["ignore_units"])}
+        for unit in parse_failed_units(out)
+    ]
+
+    filesystems, seen = [], set()
+    for mount in parse_mounts(Path("/proc/self/mounts").read_text()):
+        try:
+            if not os.path.isdir(mount["mount"]):
+                continue  # a file mounted over a file (/etc/hosts in a container)
+            device = os.stat(mount["mount"]).st_dev
+            usage = filesystem_usage(mount, os.statvfs(mount["mount"]))
+        except OSError:
+            continue  # gone or not readable since /proc/self/mounts was read
+        if usage and device not in seen:
+            seen.add(device)
+            filesystems.append(usage)
+
+    directory = Path(params["ports_dir"])
+    files = {p.name: p.read_text() for p in sorted(directory.glob("*.json"))} if directory.is_dir() else {}
+    declared, declaration_problems = parse_declarations(files)
+    bound: dict[str, list[tuple[str, int]]] = {"tcp": [], "udp": []}
+    for proto, state in (("tcp", TCP_LISTEN), ("udp", UDP_BOUND)):
+        for table in (proto, proto + "6"):
+            path = Path("/proc/net") / table
+            if path.exists():
+                bound[proto] += parse_proc_net(path.read_text(), state)
+    ports = []
+    for port in declared:
+        listening = sorted({addr for addr, number in bound[port["proto"]] if number == port["port"]})
+        answers = None
+        if port["proto"] == "tcp" and listening:
+            answers = any(
+                tcp_answers(connect_address(addr), port["port"], params["connect_timeout"])
+                for addr in listening
+            )
+        ports.append({**port, "listening": listening, "answers": answers})
+    return {
+        "failed_units": failed_units,
+        "filesystems": filesystems,
+        "ports": ports,
+        "declaration_problems": declaration_problems,
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "ports_dir": {"type": "path", "default": "/etc/ereje/ports.d"},
+            "max_disk_percent": {"type": "int", "default": 90},
+            "max_inode_percent": {"type": "int", "default": 90},
+            "ignore_units": {"type": "list", "elements": "str", "default": []},
+            "connect_timeout": {"type": "float", "default": 3},
+            "fail_on_problem": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    for name in ("max_disk_percent", "max_inode_percent"):
+        if not 1 <= params[name] <= 100:
+            module.fail_json(msg=f"{name} must be a percentage from 1 to 100, not {params[name]}")
+    if params["connect_timeout"] <= 0:
+        module.fail_json(
+            msg=f"connect_timeout must be a number of seconds above 0, not {params['connect_timeout']}"
+        )
+
+    status = read_status(module)
+    problems = evaluate(status, params)
+    result = {
+        "changed": False,
+        "ok": not problems,
+        "problems": problems,
+        "failed_units": status["failed_units"],
+        "filesystems": status["filesystems"],
+        "ports": status["ports"],
+    }
+    if problems and params["fail_on_problem"]:
+        module.fail_json(msg="; ".join(problems), **result)
+    module.exit_json(msg="; ".join(problems) if problems else summary(status), **result)
+
+
+if __name__ == "__main__":
+    main()
