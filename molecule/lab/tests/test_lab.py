@@ -162,7 +162,7 @@ def site_state(web) -> tuple[str, str]:
 def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
     """ATU-5.14-a, KNMU-3-a, ATU-5.21-a, KTBU-14-a: the web host's site and database go to the backup
     server; after both are destroyed the restore playbook brings them back byte for byte, and the
-    site answers the workstation again."""
+    site answers the workstation and the availability probe again."""
     web, server = lab_host("web"), lab_host("backup")
     before = site_state(web)
     backup = web.run("systemctl start ereje-backup.service")
@@ -183,6 +183,10 @@ def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
         f"curl -sk --max-time 20 --resolve web.{DOMAIN}:443:{web_ip} https://web.{DOMAIN}/kk/"
     )
     assert page.rc == 0 and "<html" in page.stdout.lower(), page.stdout[:500]
+    # The availability probe finds the site again (one that ran during the loss recorded it DOWN
+    # and left its unit failed, which the health check would rightly report).
+    probe = web.run("systemctl start ereje-web-probe.service")
+    assert probe.rc == 0, web.run("journalctl -u ereje-web-probe.service -n 10 --no-pager").stdout
 
 
 def test_restore_drill_of_the_web_host_passes():
