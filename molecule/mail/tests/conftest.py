@@ -86,9 +86,19 @@ def mailbox(address: str) -> list[EmailMessage]:
 
 
 def gateway_log() -> str:
-    return pexec(GW, "cat /var/log/mail.log 2>/dev/null || journalctl -q --no-pager -o short").decode(
-        errors="replace"
-    )
+    """The gateway's mail log: what rsyslog wrote to /var/log/mail.log, then the journal's mail
+    facility, where every line lands first (journald's forwarding to rsyslog drops lines when
+    rsyslog falls behind a burst, and says so in its own log: see journald_missed)."""
+    return pexec(
+        GW, "cat /var/log/mail.log 2>/dev/null; journalctl -q --no-pager -o short SYSLOG_FACILITY=2"
+    ).decode(errors="replace")
+
+
+def journald_missed() -> str:
+    """journald's own reports of lines it could not forward to rsyslog (empty when none)."""
+    return pexec(
+        GW, "journalctl -q --no-pager -o short -u systemd-journald | grep -i 'missed' || true"
+    ).decode(errors="replace")
 
 
 class Client:

@@ -17,7 +17,18 @@ from email.message import EmailMessage
 import corpus
 import pytest
 
-from conftest import ADMIN, DOMAIN, GW, OUTSIDE, QUARANTINE, gateway_log, mailbox, pexec, wait_queues_empty
+from conftest import (
+    ADMIN,
+    DOMAIN,
+    GW,
+    OUTSIDE,
+    QUARANTINE,
+    gateway_log,
+    journald_missed,
+    mailbox,
+    pexec,
+    wait_queues_empty,
+)
 from support import molecule
 
 RUN = uuid.uuid4().hex[:10]
@@ -85,7 +96,16 @@ def test_forbidden_attachment_is_quarantined_and_recipient_told(corpus_sent, cas
     delivered = mailbox(forbidden_rcpt(case.id))
     assert not has_case_header(delivered, case.id), f"{case.id}: the original reached the recipient"
     blocked = corpus_sent["blocked"].get(case.id)
-    assert blocked, f"{case.id}: no 'Blocked' decision in the gateway's log"
+    if not blocked:
+        about = pexec(
+            GW,
+            f"journalctl -q --no-pager -o short SYSLOG_FACILITY=2 | grep -F '{case.id}.{RUN}@'",
+            check=False,
+        )
+        pytest.fail(
+            f"{case.id}: no 'Blocked' decision in the gateway's log; its lines:\n"
+            f"{about.decode(errors='replace')[-3000:]}\njournald: {journald_missed()[-1000:]}"
+        )
     # UNCHECKED may come with a reason (UNCHECKED-ENCRYPTED, UNCHECKED-OVERLIMIT).
     assert blocked["verdict"].split("-")[0] in case.verdicts, (
         f"{case.id}: verdict {blocked['verdict']}, expected {case.verdicts}"
