@@ -18,7 +18,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 log "podman, runc, debootstrap (Debian packages)"
 # netavark + aardvark-dns: containers on a lab network find each other by name (the mail
 # gateway's next hop, the backup server). Without them podman falls back to CNI, with no DNS.
-apt_install podman runc debootstrap uidmap slirp4netns netavark aardvark-dns
+# iptables: Debian 12's netavark (1.4) sets up every network's NAT and forwarding with the
+# iptables command (its nftables driver came later); without it each container on a lab network
+# fails with "netavark: No such file or directory". Debian 12's iptables is the nf_tables flavour.
+apt_install podman runc debootstrap uidmap slirp4netns netavark aardvark-dns iptables
 # Headless Chromium renders the audit report and the website in the tests, as a person sees them.
 apt_install chromium
 
@@ -44,6 +47,10 @@ backend=$(podman info --format '{{.Host.NetworkBackend}}')
 if [ "$backend" != netavark ]; then
   die "podman still uses $backend: run 'podman system reset' (removes all containers) and try again"
 fi
+
+# Every runtime prerequisite, checked by what the lab really uses (not by package state): a
+# missing one is named with the package that brings it, before minutes go into the image.
+"$here/check-host.sh"
 
 "$here/build-image.sh"
 log "host ready: $(podman --version), image $EREJE_IMAGE"
