@@ -183,6 +183,88 @@ def test_code_and_sources_are_not_served(web_ip, ca_file, path):
     assert request(web_ip, path, ca_file)[0] == 403
 
 
+# A FastCGI client (the protocol nginx speaks to PHP-FPM), run on the web host: it asks the site's
+# pool to run one script, as nginx would if a location ever sent it there. Prints the raw answer.
+FASTCGI_CLIENT = r"""
+import socket, struct, sys
+sock_path, script, uri = sys.argv[1:4]
+def record(kind, content):
+    return struct.pack("!BBHHBx", 1, kind, 1, len(content), 0) + content
+def pair(k, v):
+    k, v = k.encode(), v.encode()
+    size = lambda n: bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+    return size(len(k)) + size(len(v)) + k + v
+params = {"SCRIPT_FILENAME": script, "SCRIPT_NAME": uri, "REQUEST_URI": uri, "DOCUMENT_URI": uri,
+          "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+          "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_NAME": "web.ereje.test", "HTTP_HOST": "web.ereje.test",
+          "HTTPS": "on", "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "443"}
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock_path)
+s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, b"".join(pair(k, v) for k, v in params.items()))
+          + record(4, b"") + record(5, b""))
+def exactly(n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise SystemExit("connection closed by PHP-FPM")
+        data += chunk
+    return data
+out = b""
+while True:
+    _, kind, _, size, padding = struct.unpack("!BBHHBx", exactly(8))
+    content = exactly(size)
+    exactly(padding)
+    if kind == 6:
+        out += content
+    if kind == 3:
+        break
+sys.stdout.write(out.decode("utf-8", "replace"))
+"""
+
+
+def fastcgi(web, script: str, uri: str) -> str:
+    """What the site's PHP-FPM pool answers when asked directly (as nginx) to run `script`."""
+    result = web.run(
+        "runuser -u www-data -- python3 -c %s /run/php/ereje-site.sock %s %s",
+        FASTCGI_CLIENT,
+        script,
+        uri,
+    )
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def test_a_script_dropped_in_uploads_never_runs(web, web_ip, ca_file):
+    """KTBU-11.2-c: the attack of a web shell: the site's account (an upload bug, any editor) writes a
+    PHP script into the writable uploads directory and requests it. nginx refuses it (403, never run),
+    and PHP-FPM refuses it too when asked directly, as a changed nginx location would; the uploaded
+    data itself is still served, and released code still runs through the same pool."""
+    uploads = "/srv/www/ereje/shared/uploads"
+    shell = "<?php echo 'RAN:' . (6 * 7) . ':' . get_current_user();"
+    for name in ("shell.php", "shell.PhP", "shell.phtml", "shell.phar"):
+        web.run("runuser -u ereje-site -- sh -c %s", f"printf '%s' \"$0\" > {uploads}/{name}", shell)
+        assert web.file(f"{uploads}/{name}").exists
+    web.run("runuser -u ereje-site -- sh -c %s", f"echo 'timetable, week 12' > {uploads}/note.txt")
+    try:
+        for name in ("shell.php", "shell.PhP", "shell.phtml", "shell.phar"):
+            status, _, body = request(web_ip, f"/uploads/{name}", ca_file)
+            # nginx itself refuses (its own error page), before PHP-FPM is ever asked.
+            assert status == 403 and "<center>nginx</center>" in body, (name, status, body[:300])
+            assert "RAN:42" not in body
+        status, _, body = request(web_ip, "/uploads/note.txt", ca_file)
+        assert (status, body) == (200, "timetable, week 12\n")
+
+        # Past nginx: the pool runs released code, and refuses the same script in uploads.
+        released = fastcgi(web, "/srv/www/ereje/current/index.php", "/kk/")
+        assert "Status: 403" not in released and "<html" in released.lower(), released[:500]
+        dropped = fastcgi(web, "/srv/www/ereje/current/uploads/shell.php", "/uploads/shell.php")
+        assert "Status: 403" in dropped, dropped[:500]
+        assert "RAN:42" not in dropped
+    finally:
+        web.run("rm -f %s/shell.php %s/shell.PhP %s/shell.phtml %s/shell.phar %s/note.txt", *[uploads] * 5)
+
+
 # ---- ATU-5.15-b: rate limits ------------------------------------------------------------------
 
 
