@@ -121,6 +121,10 @@ def parse_env(text: str) -> dict[str, str]:
     return env
 
 
+# Clocks of client and server may differ this much before an archive's date counts as forged.
+FUTURE_TOLERANCE_HOURS = 1
+
+
 def parse_time(text: str, now: datetime.datetime) -> datetime.datetime:
     """Borg prints local time without an offset; an offset, when present, is honoured."""
     moment = datetime.datetime.fromisoformat(text)
@@ -172,6 +176,13 @@ def rpo_problems(
     if newest is None:
         return None, ["the repository holds no archive"]
     age = age_hours(newest["time"], now)
+    # A client chooses its archives' dates (borg create --timestamp): one from the future would hide
+    # every missed backup behind a "fresh" newest archive, so it is a finding, never a pass.
+    if age < -FUTURE_TOLERANCE_HOURS:
+        return age, [
+            f"the newest archive {newest['name']} is dated {newest['time']}, {-age:.1f} h in the future:"
+            " its date cannot be trusted (the backup server flags such archives)"
+        ]
     if age > rpo_hours:
         return age, [
             f"the newest archive {newest['name']} is {age:.1f} h old: RPO of {rpo_hours:g} h exceeded"

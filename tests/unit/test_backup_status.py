@@ -54,6 +54,15 @@ def test_archive_older_than_rpo_fails_with_its_age():
     assert "RPO of 26 h exceeded" in problems[0]
 
 
+def test_an_archive_dated_in_the_future_is_a_finding_not_a_fresh_backup():
+    """A compromised client dating an archive ahead would otherwise hide every missed backup."""
+    age, problems = status.rpo_problems({"name": "forged", "time": "2031-01-01T00:00:00"}, NOW, 26)
+    assert age < 0
+    assert "in the future" in problems[0] and "forged" in problems[0]
+    # A client clock a few minutes ahead is not a forgery.
+    assert status.rpo_problems({"name": "a", "time": "2026-11-22T12:20:00"}, NOW, 26)[1] == []
+
+
 def test_time_with_offset_is_honoured():
     assert status.age_hours("2026-11-22T17:00:00+06:00", NOW) == 1
 

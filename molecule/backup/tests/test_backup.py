@@ -320,6 +320,66 @@ def test_server_prunes_compacts_and_checks_with_its_own_credentials(server):
     assert server_archives(server) == before
 
 
+def server_borg(server, command: str):
+    """A borg command on the server, locally, as the maintenance runs it (the administrator's view)."""
+    return server.run(
+        f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSCOMMAND='cat {SERVER_PASS}' "
+        f"BORG_RELOCATED_REPO_ACCESS_IS_OK=yes {command}"
+    )
+
+
+def test_archives_dated_in_the_future_cannot_make_the_server_prune_real_ones(web, server):
+    """ATU-5.14-a: the attack on append-only retention. With its own append-only key, a compromised
+    client adds 25 archives dated in 2031, so that a prune by archive dates would keep only those and
+    remove every real one. The server's maintenance flags them, deletes nothing, fails its unit (the
+    health check's finding) and logs an alert; every pre-attack archive still restores. Once an
+    administrator deletes the forged archives, maintenance passes again."""
+    before = server_archives(server)
+    assert before
+    forged = [f"forged-{i:02d}" for i in range(25)]
+    attack = "; ".join(
+        f"borg create --timestamp 2031-01-{1 + i:02d}T00:00:00 ::{name} /etc/hostname"
+        for i, name in enumerate(forged)
+    )
+    created = client_borg(web, f"sh -ec {shlex.quote(attack)}")
+    assert created.rc == 0, created.stderr[-2000:]
+    assert set(server_archives(server)) == set(before) | set(forged)
+    cleared = False
+    try:
+        since = server.check_output("date +%s")
+        run = server.run("systemctl start ereje-backup-maintain.service")
+        state = json.loads(server.file(f"/var/lib/ereje-backup/{WEB}.json").content_string)
+        assert run.rc != 0, state
+        assert state["result"] == "failed"
+        assert {item["archive"] for item in state["suspicious"]} == set(forged)
+        assert all("in the future" in item["reason"] for item in state["suspicious"])
+        assert "nothing deleted" in state["prune"]["output"]
+        alerts = server.check_output(
+            f"journalctl -u ereje-backup-maintain.service -p err --since @{since} --no-pager -o cat"
+        )
+        assert f"{WEB}: ALERT archive forged-00: dated 2031-01-01" in alerts, alerts
+        # Every pre-attack archive is still there, whole: each one is read back and verified.
+        assert set(server_archives(server)) >= set(before)
+        for name in before:
+            restored = server_borg(server, f"borg extract --dry-run ::{name}")
+            assert restored.rc == 0, (name, restored.stderr[-1000:])
+        # The client's own status does not take the forged date for a fresh backup.
+        client = status_module(WEB, rpo_hours=26, require_drill=False)
+        assert client["failed"] and "in the future" in client["msg"], client
+        # The administrator's remedy: delete the forged archives on the server, then maintain again.
+        removed = server_borg(server, f"borg delete ::{forged[0]} {' '.join(forged[1:])}")
+        assert removed.rc == 0, removed.stderr[-1000:]
+        cleared = True
+        assert server.run("systemctl start ereje-backup-maintain.service").rc == 0
+        state = json.loads(server.file(f"/var/lib/ereje-backup/{WEB}.json").content_string)
+        assert state["result"] == "passed" and state["suspicious"] == []
+        assert server_archives(server) == before
+    finally:
+        if not cleared:
+            server_borg(server, f"borg delete ::{forged[0]} {' '.join(forged[1:])}")
+            server.run("systemctl start ereje-backup-maintain.service")
+
+
 def test_no_drift_in_check_mode():
     """A --check --diff converge right after converge changes nothing."""
     molecule.assert_no_drift()

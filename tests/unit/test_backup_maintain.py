@@ -1,0 +1,105 @@
+"""Retention of the backup server (roles/backup_server/files/ereje-backup-maintain): by the times the
+server first saw each archive, never by the dates a client wrote into them."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "roles" / "backup_server" / "files" / "ereje-backup-maintain"
+
+
+def load():
+    loader = importlib.machinery.SourceFileLoader("ereje_backup_maintain", str(SCRIPT))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+maintain = load()
+UTC = datetime.UTC
+NOW = datetime.datetime(2026, 12, 1, 5, 30, tzinfo=UTC)
+LIMITS = {"time_tolerance": 3600, "max_new_archives": 24}
+KEEP = {"within": "2d", "daily": 7, "weekly": 4, "monthly": 12}
+
+
+def archive(n: int, when: datetime.datetime) -> dict:
+    return {"id": f"id{n:04d}", "name": f"web-{n:04d}", "time": when.isoformat()}
+
+
+def daily_history(days: int) -> tuple[dict, list[dict]]:
+    """A ledger as daily runs would have built it: one archive a day, each seen by the next run."""
+    ledger, archives = {}, []
+    for day in range(days, 0, -1):
+        made = NOW - datetime.timedelta(days=day, hours=3)
+        archives.append(archive(days - day, made))
+        ledger = maintain.observe(ledger, archives, made + datetime.timedelta(hours=3), LIMITS)
+    return ledger, archives
+
+
+def test_daily_archives_are_not_flagged_and_retention_follows_borg_prune_rules():
+    ledger, archives = daily_history(120)
+    ledger = maintain.observe(ledger, archives, NOW, LIMITS)
+    assert not [e for e in ledger["archives"].values() if e["flag"]]
+    doomed = set(maintain.retention(ledger["archives"], NOW, KEEP))
+    kept = {a["name"] for a in archives} - doomed
+    # 2 days within, 7 daily, then weekly and monthly ones: far fewer than 120, the newest kept.
+    assert archives[-1]["name"] in kept and archives[-2]["name"] in kept
+    assert 7 + 4 <= len(kept) <= 2 + 7 + 4 + 12
+    assert archives[0]["name"] in doomed
+
+
+def test_archives_dated_in_the_future_are_flagged_and_change_no_retention():
+    """The attack: two dozen archives dated years ahead, so that borg prune would keep only them."""
+    ledger, archives = daily_history(30)
+    forged = [archive(1000 + i, datetime.datetime(2031, 1, 1 + i, tzinfo=UTC)) for i in range(24)]
+    ledger = maintain.observe(ledger, archives + forged, NOW, LIMITS)
+    flagged = {e["name"]: e["flag"] for e in ledger["archives"].values() if e["flag"]}
+    assert set(flagged) == {a["name"] for a in forged}
+    assert all("in the future" in reason for reason in flagged.values())
+    # Even were it run, retention by server time would keep every archive of the last two days.
+    doomed = maintain.retention(ledger["archives"], NOW, KEEP)
+    assert not {a["name"] for a in forged} & set(doomed)
+    assert archives[-1]["name"] not in doomed
+
+
+def test_a_back_dated_archive_and_a_burst_are_flagged():
+    ledger, archives = daily_history(5)
+    backdated = archive(2000, NOW - datetime.timedelta(days=3))
+    flagged = maintain.observe(ledger, [*archives, backdated], NOW, LIMITS)["archives"]["id2000"]["flag"]
+    assert "before the previous run" in flagged
+    burst = [archive(3000 + i, NOW - datetime.timedelta(minutes=30 - i)) for i in range(25)]
+    seen = maintain.observe(ledger, archives + burst, NOW, LIMITS)["archives"]
+    assert all("one of 25 archives added" in seen[a["id"]]["flag"] for a in burst)
+    assert maintain.observe(ledger, archives + burst[:24], NOW, LIMITS)["archives"]["id3000"]["flag"] is None
+
+
+def test_a_flag_stays_until_accepted_and_first_seen_times_are_kept():
+    ledger, archives = daily_history(3)
+    first = dict(ledger["archives"]["id0000"])
+    late = archive(4000, NOW + datetime.timedelta(days=2))
+    ledger = maintain.observe(ledger, [*archives, late], NOW, LIMITS)
+    later = NOW + datetime.timedelta(hours=1)
+    again = maintain.observe(ledger, [*archives, late], later, LIMITS)
+    assert again["archives"]["id4000"]["flag"]
+    assert again["archives"]["id0000"]["first_seen"] == first["first_seen"]
+    again["archives"]["id4000"]["accepted"] = later.isoformat()
+    again["archives"]["id4000"]["flag"] = None
+    assert maintain.observe(again, [*archives, late], later, LIMITS)["archives"]["id4000"]["flag"] is None
+
+
+def test_the_first_run_trusts_nothing_in_the_future_but_has_no_previous_run_to_compare():
+    archives = [archive(1, NOW - datetime.timedelta(days=40)), archive(2, NOW + datetime.timedelta(days=9))]
+    ledger = maintain.observe({}, archives, NOW, LIMITS)["archives"]
+    assert ledger["id0001"]["flag"] is None
+    assert "in the future" in ledger["id0002"]["flag"]
+
+
+def test_keep_within_accepts_borg_intervals():
+    assert maintain.parse_within("36H") == datetime.timedelta(hours=36)
+    assert maintain.parse_within("2d") == datetime.timedelta(days=2)
+    assert maintain.parse_within("1w") == datetime.timedelta(days=7)
