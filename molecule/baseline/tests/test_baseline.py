@@ -115,6 +115,33 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
     assert "Permission denied" in result.stderr
 
 
+def test_a_match_block_that_weakens_ssh_fails_the_role_and_the_audit(node, node_ip, admin_key, tmp_path):
+    """ATU-5.13-a: the attack of a drop-in: a Match block that lets one administrator in with a
+    password (and forward ports). sshd really applies it to that user; the role's check of the
+    effective policy (sshd -T per user) then fails on that host, naming the user and the settings,
+    in check mode too (the audit), and nothing passes until the block is gone."""
+    dropin = "/etc/ssh/sshd_config.d/50-convenience.conf"
+    node.run_test(
+        f"printf 'Match User {ADMIN}\\n  PasswordAuthentication yes\\n  AllowTcpForwarding yes\\n' > {dropin}"
+        " && systemctl reload ssh"
+    )
+    try:
+        # The block is live: sshd now offers ereje-admin a password.
+        offered = ssh(node_ip, ADMIN, "-o", "PreferredAuthentications=none", "-o", "BatchMode=yes")
+        assert "password" in offered.stderr, offered.stderr
+        result, _ = molecule.run_playbook("converge.yml", "--check", "--tags", "ATU-5.13-a")
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, output[-3000:]
+        assert (
+            f"sshd -T for {ADMIN} gives passwordauthentication yes, allowtcpforwarding yes where the policy"
+            " says passwordauthentication no, allowtcpforwarding no"
+        ) in output, output[-3000:]
+    finally:
+        node.run_test(f"rm -f {dropin} && systemctl reload ssh")
+    after, _ = molecule.run_playbook("converge.yml", "--check", "--tags", "ATU-5.13-a")
+    assert after.returncode == 0, after.stdout[-3000:]
+
+
 # ---- ATU-2.4.2-a: modern SSH only ---------------------------------------------------------
 
 
