@@ -12,6 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
+[ "$(id -u)" -eq 0 ] || die "run as root: the lab runs rootful podman containers"
+
 missing=()
 need() { # need PACKAGE PATH-OR-COMMAND...
   local package=$1 what
