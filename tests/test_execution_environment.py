@@ -11,17 +11,41 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = Path(ansible_collections.__path__[0])
 FQCN_KEY = re.compile(r"^\s*-?\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:", re.MULTILINE)
-FQCN_CALL = re.compile(r"(?:lookup|query)\(\s*'([a-z0-9_]+)\.([a-z0-9_]+)\.")
+# A plugin named inside an expression: a filter or test after | or is, or a quoted name (lookup,
+# map('ns.coll.filter'), select('ns.coll.test'), callbacks ...). Kept only when the collection
+# really has a plugin of that name, so that host names like 'web.ereje.test' never count.
+FQCN_IN_EXPRESSION = re.compile(
+    r"""(?:\|\s*|\bis\s+(?:not\s+)?|['"])([a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+)\b"""
+)
+# Python plugins that AWX runs (modules, filters, the audit callback) importing a collection's code.
+PYTHON_IMPORT = re.compile(r"ansible_collections\.([a-z0-9_]+)\.([a-z0-9_]+)\.")
 # Run only on the controller that builds the lab, never from AWX.
 LAB_ONLY = {ROOT / "playbooks" / "lab.yml"}
 
 
+def is_plugin(namespace: str, collection: str, name: str) -> bool:
+    plugins = BUNDLE / namespace / collection / "plugins"
+    return any(plugins.glob(f"*/{name}.py")) or any(plugins.glob(f"*/{name}.yml"))
+
+
 def used_collections() -> set[str]:
-    files = [p for p in [*ROOT.glob("roles/**/*.yml"), *ROOT.glob("playbooks/*.yml")] if p not in LAB_ONLY]
+    yaml_files = [
+        *ROOT.glob("roles/**/*.yml"),
+        *ROOT.glob("roles/**/*.j2"),
+        *ROOT.glob("playbooks/*.yml"),
+        *ROOT.glob("inventories/production/**/*.yml"),
+    ]
     used = set()
-    for path in files:
+    for path in yaml_files:
+        if path in LAB_ONLY:
+            continue
         text = path.read_text(encoding="utf-8")
-        used |= {f"{a}.{b}" for a, b in FQCN_KEY.findall(text) + FQCN_CALL.findall(text)}
+        used |= {f"{a}.{b}" for a, b in FQCN_KEY.findall(text)}
+        used |= {f"{a}.{b}" for a, b, name in FQCN_IN_EXPRESSION.findall(text) if is_plugin(a, b, name)}
+    # connection_plugins/ carries the lab and Molecule only (podman): AWX reaches hosts over SSH.
+    for folder in ("library", "filter_plugins", "callback_plugins", "module_utils"):
+        for path in (ROOT / folder).glob("*.py"):
+            used |= {f"{a}.{b}" for a, b in PYTHON_IMPORT.findall(path.read_text(encoding="utf-8"))}
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "ansible.cfg")
     for callback in cfg.get("defaults", "callbacks_enabled", fallback="").split(","):
@@ -42,6 +66,13 @@ LISTED = {c["name"]: str(c["version"]) for c in EE["dependencies"]["galaxy"]["co
 
 def test_every_collection_used_is_listed_and_nothing_else():
     assert set(LISTED) == used_collections()
+
+
+def test_a_filter_named_only_inside_an_expression_is_found():
+    """samba_dc maps community.general.dict_kv over its RPC ports: no module key names that
+    collection, and an execution environment without it fails on the first domain controller."""
+    assert "community.general" in used_collections()
+    assert not is_plugin("community", "general", "no_such_plugin_here")
 
 
 def test_listed_versions_are_the_ones_ci_tests():
