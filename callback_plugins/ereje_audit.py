@@ -136,12 +136,13 @@ def evaluate(
 
     failed = [e for e in events if e["status"] == "failed"]
     changed = [e for e in events if e["status"] == "changed"]
-    if failed:
-        result = {"status": "fail", "evidence": [f"{e['task']}: {e['detail']}" for e in failed]}
-    elif changed:
+    if failed or changed:
+        # Everything observed: a failed check and the drift that explains it (a setting changed by
+        # hand fails the check of its effect and shows the diff of the file) both go to the report.
         result = {
             "status": "fail",
-            "evidence": [f"drift, would change: {e['task']}\n{e['detail']}".rstrip() for e in changed],
+            "evidence": [f"{e['task']}: {e['detail']}" for e in failed]
+            + [f"drift, would change: {e['task']}\n{e['detail']}".rstrip() for e in changed],
         }
     elif events:
         checked = [e for e in events if e["status"] == "ok"]

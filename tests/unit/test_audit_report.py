@@ -68,6 +68,25 @@ def test_failed_status_module_fails_with_its_message():
     assert result == {"status": "fail", "evidence": ["Antivirus | status: signatures are 9 days old"]}
 
 
+def test_a_failed_check_and_the_drift_beside_it_are_both_evidence():
+    """A hand edit fails the check of its effect (sshd -T) and shows the file's diff: both are shown."""
+    result = evaluate(
+        AUTOMATED,
+        [
+            event("changed", task="SSH | server policy", detail="+PermitRootLogin yes"),
+            event("failed", task="SSH | effective", detail="sshd -T for root gives permitrootlogin yes"),
+        ],
+        None,
+        None,
+        TODAY,
+    )
+    assert result["status"] == "fail"
+    assert result["evidence"] == [
+        "SSH | effective: sshd -T for root gives permitrootlogin yes",
+        "drift, would change: SSH | server policy\n+PermitRootLogin yes",
+    ]
+
+
 def test_nothing_ran_is_a_failure_not_a_pass():
     assert evaluate(AUTOMATED, [], None, None, TODAY)["status"] == "fail"
     result = evaluate(AUTOMATED, [], "unreachable: timed out", None, TODAY)
