@@ -243,7 +243,7 @@ def test_a_script_dropped_in_uploads_never_runs(web, web_ip, ca_file):
     uploads = "/srv/www/ereje/shared/uploads"
     shell = "<?php echo 'RAN:' . (6 * 7) . ':' . get_current_user();"
     for name in ("shell.php", "shell.PhP", "shell.phtml", "shell.phar"):
-        web.run("runuser -u ereje-site -- sh -c %s", f"printf '%s' \"$0\" > {uploads}/{name}", shell)
+        web.run("runuser -u ereje-site -- sh -c %s %s", f"printf '%s' \"$0\" > {uploads}/{name}", shell)
         assert web.file(f"{uploads}/{name}").exists
     web.run("runuser -u ereje-site -- sh -c %s", f"echo 'timetable, week 12' > {uploads}/note.txt")
     try:
