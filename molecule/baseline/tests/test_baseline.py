@@ -115,6 +115,15 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
     assert "Permission denied" in result.stderr
 
 
+def reload_sshd(node) -> None:
+    """Reload sshd and wait until it listens again: on SIGHUP sshd re-executes itself, and for a
+    moment nothing answers on port 22."""
+    node.run_test("systemctl reload ssh")
+    assert molecule.wait_for(lambda: node.run("nc -z -w 2 127.0.0.1 22").rc == 0, timeout=30), (
+        "sshd did not listen again after its reload"
+    )
+
+
 def test_a_match_block_that_weakens_ssh_fails_the_role_and_the_audit(node, node_ip, admin_key, tmp_path):
     """ATU-5.13-a: the attack of a drop-in: a Match block that lets one administrator in with a
     password (and forward ports). sshd really applies it to that user; the role's check of the
@@ -123,8 +132,8 @@ def test_a_match_block_that_weakens_ssh_fails_the_role_and_the_audit(node, node_
     dropin = "/etc/ssh/sshd_config.d/50-convenience.conf"
     node.run_test(
         f"printf 'Match User {ADMIN}\\n  PasswordAuthentication yes\\n  AllowTcpForwarding yes\\n' > {dropin}"
-        " && systemctl reload ssh"
     )
+    reload_sshd(node)
     try:
         # The block is live: sshd now offers ereje-admin a password.
         offered = ssh(node_ip, ADMIN, "-o", "PreferredAuthentications=none", "-o", "BatchMode=yes")
@@ -137,7 +146,8 @@ def test_a_match_block_that_weakens_ssh_fails_the_role_and_the_audit(node, node_
             " says passwordauthentication no, allowtcpforwarding no"
         ) in output, output[-3000:]
     finally:
-        node.run_test(f"rm -f {dropin} && systemctl reload ssh")
+        node.run_test(f"rm -f {dropin}")
+        reload_sshd(node)
     after, _ = molecule.run_playbook("converge.yml", "--check", "--tags", "ATU-5.13-a")
     assert after.returncode == 0, after.stdout[-3000:]
 
