@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 from pathlib import Path
+
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles" / "antivirus" / "files" / "ereje-antivirus-scan"
 
 
-def load():
-    loader = importlib.machinery.SourceFileLoader("ereje_antivirus_scan", str(SCRIPT))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-scan = load()
+scan = load_script(SCRIPT, "ereje_antivirus_scan")
 
 OUTPUT = """\
 /srv/data/invoice.pdf.exe: Ereje.Test.Planted.UNOFFICIAL FOUND

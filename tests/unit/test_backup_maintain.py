@@ -4,23 +4,15 @@ server first saw each archive, never by the dates a client wrote into them."""
 from __future__ import annotations
 
 import datetime
-import importlib.machinery
-import importlib.util
 from pathlib import Path
+
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles" / "backup_server" / "files" / "ereje-backup-maintain"
 
 
-def load():
-    loader = importlib.machinery.SourceFileLoader("ereje_backup_maintain", str(SCRIPT))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-maintain = load()
+maintain = load_script(SCRIPT, "ereje_backup_maintain")
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 12, 1, 5, 30, tzinfo=UTC)
 LIMITS = {"time_tolerance": 3600, "max_new_archives": 24}
