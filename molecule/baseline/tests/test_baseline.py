@@ -115,44 +115,6 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
     assert "Permission denied" in result.stderr
 
 
-def reload_sshd(node) -> None:
-    """Reload sshd and wait until it listens again: on SIGHUP sshd re-executes itself, and for a
-    moment nothing answers on port 22."""
-    node.run_test("systemctl reload ssh")
-    assert molecule.wait_for(lambda: node.run("nc -z -w 2 127.0.0.1 22").rc == 0, timeout=30), (
-        "sshd did not listen again after its reload"
-    )
-
-
-def test_a_match_block_that_weakens_ssh_fails_the_role_and_the_audit(node, node_ip, admin_key, tmp_path):
-    """ATU-5.13-a: the attack of a drop-in: a Match block that lets one administrator in with a
-    password (and forward ports). sshd really applies it to that user; the role's check of the
-    effective policy (sshd -T per user) then fails on that host, naming the user and the settings,
-    in check mode too (the audit), and nothing passes until the block is gone."""
-    dropin = "/etc/ssh/sshd_config.d/50-convenience.conf"
-    node.run_test(
-        f"printf 'Match User {ADMIN}\\n  PasswordAuthentication yes\\n  AllowTcpForwarding yes\\n' > {dropin}"
-    )
-    reload_sshd(node)
-    try:
-        # The block is live: sshd now offers ereje-admin a password.
-        offered = ssh(node_ip, ADMIN, "-o", "PreferredAuthentications=none", "-o", "BatchMode=yes")
-        assert "password" in offered.stderr, offered.stderr
-        # The whole converge in check mode, as the audit runs it.
-        result, _ = molecule.run_playbook("converge.yml", "--check")
-        output = " ".join((result.stdout + result.stderr).split())
-        assert result.returncode != 0, output[-3000:]
-        assert (
-            f"sshd -T for {ADMIN} gives passwordauthentication yes, allowtcpforwarding yes where the policy"
-            " says passwordauthentication no, allowtcpforwarding no"
-        ) in output, output[-3000:]
-    finally:
-        node.run_test(f"rm -f {dropin}")
-        reload_sshd(node)
-    after, _ = molecule.run_playbook("converge.yml", "--check")
-    assert after.returncode == 0, after.stdout[-3000:]
-
-
 # ---- ATU-2.4.2-a: modern SSH only ---------------------------------------------------------
 
 
