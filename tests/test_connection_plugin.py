@@ -1,8 +1,10 @@
-"""connection_plugins/podman.py against a real container of the project's image.
+"""How the playbooks reach a container, tried against a real container of the project's image.
 
-The plugin carries every Molecule scenario and the lab; this test pins what it promises: a module
-runs through one `podman exec -i` (pipelined), become works, files are copied in and fetched out
-(the lazy mount), and async tasks (which cannot be pipelined) still work. `./ereje test` builds
+The project runs under Mitogen (ansible.cfg: strategy mitogen_linear, whose own podman transport
+then carries every task); connection_plugins/podman.py carries them under Ansible's own linear
+strategy (ANSIBLE_STRATEGY=linear, the fallback the README names). Both are held to the same
+playbook: a module runs as root through become, files are copied in and fetched out, and async
+tasks work; under linear, the module also goes through one `podman exec -i` (pipelined). `./ereje test` builds
 the image before the unit tests; without podman or the image (a laptop) the test is skipped.
 """
 
@@ -47,6 +49,14 @@ PLAYBOOK = """
     - name: Root in the container
       ansible.builtin.assert:
         that: who.stdout == "0"
+    - name: The process that ran the module (Mitogen names its interpreter in its command line)
+      ansible.builtin.command:
+        argv: [sh, -c, 'tr "\\000" " " < /proc/$PPID/cmdline']
+      register: runner
+      changed_when: false
+    - name: Show it
+      ansible.builtin.debug:
+        msg: "module ran in: {{ runner.stdout }}"
 """
 
 
@@ -70,11 +80,11 @@ def container():
     subprocess.run(["podman", "rm", "-f", "-t", "0", name], check=False, capture_output=True)
 
 
-def test_tasks_run_pipelined_through_the_project_podman_connection(container, tmp_path):
+def _run(container, tmp_path, **env_overrides):
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(PLAYBOOK)
     marker = uuid.uuid4().hex
-    env = os.environ | {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = os.environ | {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"} | env_overrides
     result = subprocess.run(
         [
             "ansible-playbook",
@@ -98,6 +108,18 @@ def test_tasks_run_pipelined_through_the_project_podman_connection(container, tm
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert (tmp_path / "fetched").read_text() == marker + "\n"
+    return output
+
+
+def test_the_project_strategy_runs_modules_copies_fetches_and_async_tasks(container, tmp_path):
+    output = _run(container, tmp_path)
+    # Mitogen's interpreter ran the module: the project's ansible.cfg is what chose it.
+    assert "module ran in: /usr/bin/python3(mitogen:root@" in output, output[-2000:]
+
+
+def test_tasks_run_pipelined_through_the_project_podman_connection(container, tmp_path):
+    output = _run(container, tmp_path, ANSIBLE_STRATEGY="linear")
+    assert "module ran in: /usr/bin/python3 " in output, output[-2000:]
     # Pipelined: the modules went in on the stdin of one `podman exec -i`, not as copied files. The
     # upstream containers.podman.podman never pipelines, so this also proves that `-c podman` found
     # the project's plugin.
