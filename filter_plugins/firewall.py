@@ -56,7 +56,7 @@ def _networks(rule_label: str, sources: object) -> tuple[list[str], list[str]]:
 
 
 def _checked_rules(rules: object) -> list[dict]:
-    """Every declared rule, checked, as {label, name, port, proto, sources, probe}."""
+    """Every declared rule, checked, as {name, port, proto, v4, v6, probe} (v4/v6: its sources)."""
     if rules is None:
         return []
     if not isinstance(rules, list):
@@ -93,9 +93,7 @@ def _checked_rules(rules: object) -> list[dict]:
             raise AnsibleFilterError(f"{label}: {proto} port {port} is declared twice")
         seen.add(key)
         v4, v6 = _networks(label, rule.get("sources"))
-        checked.append(
-            {"label": label, "name": name, "port": port, "proto": proto, "v4": v4, "v6": v6, "probe": probe}
-        )
+        checked.append({"name": name, "port": port, "proto": proto, "v4": v4, "v6": v6, "probe": probe})
     return checked
 
 

@@ -192,6 +192,9 @@ def parse_declarations(files: dict[str, str]) -> tuple[list[dict], list[str]]:
     """Declared ports of every service file; the problems of files that cannot be read."""
     ports, problems = [], []
     for name, text in sorted(files.items()):
+        # A file counts whole or not at all: one bad entry leaves none of its ports checked, as
+        # the problem says, rather than the ports listed before it.
+        declared = []
         try:
             data = json.loads(text)
             service = str(data["service"])
@@ -199,11 +202,13 @@ def parse_declarations(files: dict[str, str]) -> tuple[list[dict], list[str]]:
                 port, proto = int(entry["port"]), str(entry.get("proto", "tcp"))
                 if proto not in ("tcp", "udp") or not 1 <= port <= 65535:
                     raise ValueError(f"{proto}/{port}")
-                ports.append({"service": service, "name": str(entry["name"]), "port": port, "proto": proto})
+                declared.append({"service": service, "name": str(entry["name"]), "port": port, "proto": proto})
         except (ValueError, KeyError, TypeError) as error:
             problems.append(
                 f"the port declaration {name} cannot be read ({error}): its ports are not checked"
             )
+            continue
+        ports.extend(declared)
     return ports, problems
 
 

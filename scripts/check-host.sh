@@ -32,6 +32,8 @@ need aardvark-dns /usr/lib/podman/aardvark-dns /usr/libexec/podman/aardvark-dns
 need iptables iptables
 need uidmap newuidmap
 need slirp4netns slirp4netns
+# Mitogen becomes root through sudo, also on this machine (Molecule's create and destroy).
+need sudo sudo
 if [ ${#missing[@]} -gt 0 ]; then
   die "this machine lacks what the lab needs; install (scripts/prepare-host.sh does): ${missing[*]}"
 fi
@@ -42,15 +44,13 @@ net=ereje-hostcheck
 server=ereje-hostcheck-server
 client=ereje-hostcheck-client
 root=$(mktemp -d /var/tmp/ereje-hostcheck.XXXXXX)
-cleanup() {
+remove_containers() {
   podman rm -f -t 0 "$server" "$client" >/dev/null 2>&1 || true
   podman network rm -f "$net" >/dev/null 2>&1 || true
-  rm -rf "$root"
 }
-trap cleanup EXIT
+trap 'remove_containers; rm -rf "$root"' EXIT
 # What an interrupted check left (LAB.md: containers and networks outlive a session).
-podman rm -f -t 0 "$server" "$client" >/dev/null 2>&1 || true
-podman network rm -f "$net" >/dev/null 2>&1 || true
+remove_containers
 
 # A root with this machine's /usr (Debian 12 merges /bin, /sbin and /lib into it).
 mkdir -p "$root"/{usr,etc,tmp,proc,sys,dev,run}

@@ -22,6 +22,10 @@ log "podman, runc, debootstrap (Debian packages)"
 # iptables command (its nftables driver came later); without it each container on a lab network
 # fails with "netavark: No such file or directory". Debian 12's iptables is the nf_tables flavour.
 apt_install podman runc debootstrap uidmap slirp4netns netavark aardvark-dns iptables
+# sudo: the playbooks run under Mitogen (ansible.cfg), which becomes root through sudo even when
+# it already is root, as in Molecule's own create and destroy playbooks (become on localhost);
+# without it they fail with "No such file or directory: 'sudo'".
+apt_install sudo
 # Headless Chromium renders the audit report and the website in the tests, as a person sees them.
 apt_install chromium
 

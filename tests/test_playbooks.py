@@ -1,5 +1,6 @@
 """Structural rules the audit depends on."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -26,3 +27,36 @@ def test_every_site_play_runs_in_check_mode_under_the_audit_and_honours_check():
         and any(p.get(keyword) != switch for keyword, switch in SWITCHES.items())
     ]
     assert not missing, f"plays without {SWITCHES}: {missing}"
+
+
+def _site_roles() -> set[tuple[str, str, str]]:
+    """(group, role, entry point) of every play of site.yml, roles: and import_role alike."""
+    applied = set()
+    for play in yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text()):
+        if "hosts" not in play or play["hosts"] == "localhost":
+            continue
+        for role in play.get("roles", []):
+            applied.add((play["hosts"], role["role"] if isinstance(role, dict) else role, "main"))
+        for task in play.get("tasks", []):
+            imported = task.get("ansible.builtin.import_role")
+            if imported:
+                applied.add((play["hosts"], imported["name"], imported.get("tasks_from", "main")))
+    return applied
+
+
+def _validate_roles() -> set[tuple[str, str, str]]:
+    """(group, role, entry point) of every include_role of validate.yml, its group from `when`."""
+    applied = set()
+    for play in yaml.safe_load((ROOT / "playbooks" / "validate.yml").read_text()):
+        for task in play.get("tasks", []):
+            included = task.get("ansible.builtin.include_role")
+            if included:
+                group = re.fullmatch(r"'(\w+)' in group_names", task["when"])[1]
+                applied.add((group, included["name"], included.get("tasks_from", "main")))
+    return applied
+
+
+def test_validate_checks_the_roles_site_applies_to_the_same_groups():
+    """playbooks/validate.yml applies site.yml's roles (group, role, entry point) on the
+    controller; a role or group added to one and not the other fails here."""
+    assert _validate_roles() == _site_roles()

@@ -134,6 +134,8 @@ def test_declarations_of_every_service():
         "{not json",
         json.dumps({"ports": []}),
         json.dumps({"service": "x", "ports": [{"name": "a", "port": 0}]}),
+        # A good entry before a bad one is not checked either: the file counts whole or not at all.
+        json.dumps({"service": "x", "ports": [{"name": "a", "port": 25}, {"name": "b", "port": 70000}]}),
     ],
 )
 def test_unreadable_declaration_is_a_problem_not_a_crash(text):
