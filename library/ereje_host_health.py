@@ -202,7 +202,9 @@ def parse_declarations(files: dict[str, str]) -> tuple[list[dict], list[str]]:
                 port, proto = int(entry["port"]), str(entry.get("proto", "tcp"))
                 if proto not in ("tcp", "udp") or not 1 <= port <= 65535:
                     raise ValueError(f"{proto}/{port}")
-                declared.append({"service": service, "name": str(entry["name"]), "port": port, "proto": proto})
+                declared.append(
+                    {"service": service, "name": str(entry["name"]), "port": port, "proto": proto}
+                )
         except (ValueError, KeyError, TypeError) as error:
             problems.append(
                 f"the port declaration {name} cannot be read ({error}): its ports are not checked"
