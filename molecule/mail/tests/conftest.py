@@ -85,13 +85,15 @@ def mailbox(address: str) -> list[EmailMessage]:
     ]
 
 
+# The journal's mail facility on the gateway: every Postfix and Amavis line lands here first.
+MAIL_JOURNAL = "journalctl -q --no-pager -o short SYSLOG_FACILITY=2"
+
+
 def gateway_log() -> str:
     """The gateway's mail log: what rsyslog wrote to /var/log/mail.log, then the journal's mail
     facility, where every line lands first (journald's forwarding to rsyslog drops lines when
     rsyslog falls behind a burst, and says so in its own log: see journald_missed)."""
-    return pexec(
-        GW, "cat /var/log/mail.log 2>/dev/null; journalctl -q --no-pager -o short SYSLOG_FACILITY=2"
-    ).decode(errors="replace")
+    return pexec(GW, f"cat /var/log/mail.log 2>/dev/null; {MAIL_JOURNAL}").decode(errors="replace")
 
 
 def journald_missed() -> str:

@@ -21,6 +21,7 @@ from conftest import (
     ADMIN,
     DOMAIN,
     GW,
+    MAIL_JOURNAL,
     OUTSIDE,
     QUARANTINE,
     gateway_log,
@@ -99,7 +100,7 @@ def test_forbidden_attachment_is_quarantined_and_recipient_told(corpus_sent, cas
     if not blocked:
         about = pexec(
             GW,
-            f"journalctl -q --no-pager -o short SYSLOG_FACILITY=2 | grep -F '{case.id}.{RUN}@'",
+            f"{MAIL_JOURNAL} | grep -F '{case.id}.{RUN}@'",
             check=False,
         )
         pytest.fail(
