@@ -32,7 +32,7 @@ need aardvark-dns /usr/lib/podman/aardvark-dns /usr/libexec/podman/aardvark-dns
 need iptables iptables
 need uidmap newuidmap
 need slirp4netns slirp4netns
-# Mitogen becomes root through sudo, also on this machine (Molecule's create and destroy).
+# Mitogen becomes root through sudo, also on this machine (see prepare-host.sh).
 need sudo sudo
 if [ ${#missing[@]} -gt 0 ]; then
   die "this machine lacks what the lab needs; install (scripts/prepare-host.sh does): ${missing[*]}"

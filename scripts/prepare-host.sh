@@ -22,9 +22,11 @@ log "podman, runc, debootstrap (Debian packages)"
 # iptables command (its nftables driver came later); without it each container on a lab network
 # fails with "netavark: No such file or directory". Debian 12's iptables is the nf_tables flavour.
 apt_install podman runc debootstrap uidmap slirp4netns netavark aardvark-dns iptables
-# sudo: the playbooks run under Mitogen (ansible.cfg), which becomes root through sudo even when
-# it already is root, as in Molecule's own create and destroy playbooks (become on localhost);
-# without it they fail with "No such file or directory: 'sudo'".
+# sudo: under Mitogen (ansible.cfg) a task that becomes root on this machine goes through sudo
+# even when it already is root ("No such file or directory: 'sudo'" without it). Plays with
+# `connection: local` (Molecule's create and destroy, lab.yml) now run under Ansible's own strategy
+# and the tasks delegated here say `become: false`, so no task needs it today: it is kept for a
+# delegated task that becomes root, until a full test run without it shows it can go.
 apt_install sudo
 # Headless Chromium renders the audit report and the website in the tests, as a person sees them.
 apt_install chromium
