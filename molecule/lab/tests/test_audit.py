@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import INVENTORY, LAB_HOSTS, ROOT, lab_host, lab_vars, run_audit, run_lab_playbook
+from conftest import INVENTORY, LAB_HOSTS, ROOT, lab_host, lab_vars, run_audit
 from support import molecule
 
 # The host the drift and ansible-runner tests work on: the workstation (baseline, events, antivirus).
@@ -74,8 +74,52 @@ def test_audit_changes_nothing(audit_after_converge):
         assert " changed=0 " in line, line
 
 
-def test_hand_made_drift_is_reported_with_evidence_and_site_repairs_it():
-    """ATU-5.23-b: a setting changed by hand fails its control on that host, with the evidence."""
+def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str) -> None:
+    """Run playbooks/<playbook> on NODE through ansible-runner (AWX's engine); it must succeed."""
+    runner = Path(os.environ.get("VIRTUAL_ENV", "/nonexistent")) / "bin" / "ansible-runner"
+    runner = str(runner) if runner.exists() else shutil.which("ansible-runner")
+    assert runner, "ansible-runner is pinned in requirements.txt"
+    # A job limited to one host still reads the other hosts' facts (the workstation's DNS servers
+    # are the DCs' addresses): from the fact cache the converge filled, as AWX reads them from its
+    # fact storage. Without this, ansible-runner starts a cache of its own.
+    (private / "env").mkdir(parents=True)
+    (private / "env" / "settings").write_text(
+        json.dumps({"fact_cache_type": "jsonfile", "fact_cache": str(molecule.ephemeral_dir() / "facts")})
+    )
+    result = subprocess.run(
+        [
+            runner,
+            "run",
+            str(private),
+            "--project-dir",
+            str(ROOT),
+            "-p",
+            f"playbooks/{playbook}",
+            "--inventory",
+            str(INVENTORY),
+            "--limit",
+            NODE,
+            # "=" so that argparse does not read "--check" as an option of its own.
+            f"--cmdline={' '.join([*cmdline, *lab_vars()])}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ | {"ANSIBLE_FORCE_COLOR": "0"},
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    status = (private / "artifacts").glob("*/status")
+    assert [p.read_text() for p in status] == ["successful"]
+
+
+def test_hand_made_drift_is_reported_with_evidence_and_site_repairs_it(tmp_path):
+    """ATU-5.23-b: a setting changed by hand fails its control on that host, with the evidence.
+
+    ATU-8.7-a: the repair and the audit after it run through ansible-runner, AWX's engine, as a
+    university that schedules them in AWX runs them: the repository works unchanged as an AWX
+    project (site.yml for real, audit.yml, which imports every play of site.yml, in check mode).
+    """
     node = lab_host(NODE)
     node.run_test("sed -i 's/^PermitRootLogin no$/PermitRootLogin yes/' /etc/ssh/sshd_config")
     drifted, _ = run_audit(molecule.ephemeral_dir() / "audit-drift", "--limit", NODE)
@@ -90,11 +134,15 @@ def test_hand_made_drift_is_reported_with_evidence_and_site_repairs_it():
     ]
     assert not others, others
 
-    result, _ = run_lab_playbook("site.yml", "--limit", NODE, "--tags", "ATU-5.13-a")
-    assert result.returncode == 0, result.stdout[-3000:]
+    run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", "ATU-5.13-a")
     assert "PermitRootLogin no" in node.file("/etc/ssh/sshd_config").content_string
 
-    repaired, _ = run_audit(molecule.ephemeral_dir() / "audit-repaired", "--limit", NODE)
+    reports = molecule.ephemeral_dir() / "audit-repaired"
+    run_under_ansible_runner(
+        "audit.yml", tmp_path / "audit", "--check", "-e", f"ereje_audit_report_dir={reports}"
+    )
+    repaired = json.loads((reports / "latest" / "report.json").read_text())
+    assert NODE in {r["host"] for r in repaired["results"]}
     assert not failing(repaired), failing(repaired)
 
 
@@ -127,45 +175,3 @@ def test_html_report_renders_in_a_browser(audit_after_converge, tmp_path):
         check=False,
     )
     assert png.is_file() and png.stat().st_size > 20_000, "the screenshot of the report is empty"
-
-
-def test_site_and_audit_run_under_ansible_runner(tmp_path):
-    """ATU-8.7-a: the repository works unchanged as an AWX project (ansible-runner, AWX's engine)."""
-    runner = Path(os.environ.get("VIRTUAL_ENV", "/nonexistent")) / "bin" / "ansible-runner"
-    runner = str(runner) if runner.exists() else shutil.which("ansible-runner")
-    assert runner, "ansible-runner is pinned in requirements.txt"
-    env = os.environ | {"ANSIBLE_FORCE_COLOR": "0"}
-    for playbook in ("playbooks/site.yml", "playbooks/audit.yml"):
-        private = tmp_path / Path(playbook).stem
-        # A job limited to one host still reads the other hosts' facts (the workstation's DNS
-        # servers are the DCs' addresses): from the fact cache the converge filled, as AWX reads
-        # them from its fact storage. Without this, ansible-runner starts a cache of its own.
-        (private / "env").mkdir(parents=True)
-        (private / "env" / "settings").write_text(
-            json.dumps({"fact_cache_type": "jsonfile", "fact_cache": str(molecule.ephemeral_dir() / "facts")})
-        )
-        result = subprocess.run(
-            [
-                runner,
-                "run",
-                str(private),
-                "--project-dir",
-                str(ROOT),
-                "-p",
-                playbook,
-                "--inventory",
-                str(INVENTORY),
-                "--limit",
-                NODE,
-                # "=" so that argparse does not read "--check" as an option of its own.
-                f"--cmdline={' '.join(['--check', *lab_vars()])}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env=env,
-            check=False,
-        )
-        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-        status = (private / "artifacts").glob("*/status")
-        assert [p.read_text() for p in status] == ["successful"]
