@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import BASE_DN, DC1, REALM, password
+from conftest import BASE_DN, DC1, DC2, REALM, password
 from support import molecule
 
 
@@ -336,6 +336,34 @@ def test_second_dc_authenticates_users(dc2):
     """ATU-7.2-a: the second DC's KDC logs in a domain user on its own."""
     result = kinit(dc2, "alice", password("alice"))
     assert result.rc == 0, result.stderr
+
+
+def test_broken_replication_fails_the_second_dc_in_check_mode(dc2, dc1_ip):
+    """ATU-7.2-a: the audit's check (check mode, nothing pulled) fails when dc2 cannot replicate.
+
+    dc2 is cut off from dc1 (its packets to dc1 are rejected) and asked to pull once, as Samba's
+    own periodic pull would: the check-mode run then fails on dc2 naming the failed link. After
+    the cut is removed and a pull succeeds, the same run passes again.
+    """
+    pull = f"samba-tool drs replicate DC2 DC1 {BASE_DN} --local-online"
+    check = ("converge.yml", "--check", "--limit", DC2, "--tags", "ATU-7.2-a")
+    dc2.check_output(
+        "nft add table inet ereje_break && "
+        "nft add chain inet ereje_break out '{ type filter hook output priority 0; }' && "
+        f"nft add rule inet ereje_break out ip daddr {dc1_ip} reject"
+    )
+    try:
+        assert dc2.run(pull).rc != 0
+        broken, recap = molecule.run_playbook(*check)
+        assert recap[DC2]["failed"] == 1, broken.stdout[-3000:]
+        assert "failure(s) in a row" in broken.stdout, broken.stdout[-3000:]
+        assert f"{BASE_DN} from DC1" in broken.stdout
+    finally:
+        dc2.run("nft delete table inet ereje_break")
+    assert molecule.wait_for(lambda: dc2.run(pull).rc == 0, timeout=120, interval=5)
+    repaired, recap = molecule.run_playbook(*check)
+    assert recap[DC2]["failed"] == 0, repaired.stdout[-3000:]
+    assert "0 failure(s) in a row" in repaired.stdout
 
 
 # ---- ATU-2.2.1-a: a member host -------------------------------------------------------------
