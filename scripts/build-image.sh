@@ -96,6 +96,9 @@ podman run --name "$builder" --network=host -e DEBIAN_FRONTEND=noninteractive \
     }
     enabled | sort > /tmp/enabled.before
     apt-get update -qq
+    # Every update the mirror offers, security ones included: a fresh host owes none (ATU-5.17-a),
+    # and the first converge need not install them on each host again.
+    apt-get dist-upgrade -y -qq >/dev/null
     apt-get install -y -qq --no-install-recommends '"${service_packages[*]} ${test_packages[*]}"' >/dev/null
     enabled | sort > /tmp/enabled.after
     # Services, sockets and System V scripts the packages enabled (timers such as logrotate stay).

@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+"""Ansible module: pending security updates and the support status of a Debian host, as read."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ereje_updates_status
+short_description: Report (and judge) the security updates a Debian host is missing, and its release's support
+description:
+  - Reads, without changing anything, what C(apt-get --simulate dist-upgrade) would install from the
+    host's current package lists, which of it comes from a security origin, how old the package lists
+    are, when C(unattended-upgrade) last ran, and whether the Debian release is still supported.
+  - Fails (ATU-5.17-a, ATU-5.23-b), unless O(fail_on_problem=false), when security updates are
+    pending and unattended-upgrades has not run in the last O(max_days) days (a pending update is
+    fine only until the next daily run), when the package lists are older than O(max_lists_age_days)
+    (what is pending cannot be known), or when the release is past the end of support given in
+    O(support_ends).
+  - With O(install_overdue=true), security updates that are overdue (pending while unattended-upgrades
+    has not run for O(max_days) days, or never) are installed at once by the same
+    C(unattended-upgrade) run the daily timer makes (same origins, blacklist, reboot policy), and
+    the host is read and judged again; in check mode that install is reported as a change.
+  - The package lists are never refreshed (the daily apt timer does that), so an audit writes nothing.
+version_added: "0.1.0"
+author: Ereje
+options:
+  security_origin:
+    description: Regular expression an origin of C(apt-get --simulate) output must match to count as security.
+    type: str
+    default: "-Security:|/[a-z]*-security "
+  max_days:
+    description:
+      - Pending security updates are a problem when unattended-upgrade last ran longer ago than this
+        (or never).
+    type: int
+    default: 2
+  max_lists_age_days:
+    description: Package lists older than this are a problem (the host cannot know what it misses).
+    type: int
+    default: 3
+  support_ends:
+    description:
+      - End of security support per Debian major release (C(VERSION_ID) of C(/etc/os-release)),
+        ISO dates, e.g. C({"12": "2028-06-30"}) (Debian LTS included).
+      - A release not listed is a problem (its support cannot be judged).
+    type: dict
+    default: {}
+  log:
+    description: The log unattended-upgrade writes on every run.
+    type: path
+    default: /var/log/unattended-upgrades/unattended-upgrades.log
+  lists_dir:
+    description: Where apt keeps the package lists.
+    type: path
+    default: /var/lib/apt/lists
+  install_overdue:
+    description: Install overdue security updates with C(unattended-upgrade), then judge again.
+    type: bool
+    default: false
+  fail_on_problem:
+    description: Fail the task when a problem is found (the audit); false only reports.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Updates | overdue security updates installed now; what is pending and the release's support
+  ereje_updates_status:
+    install_overdue: true
+    max_days: 2
+    support_ends: {"12": "2028-06-30", "13": "2030-06-30"}
+"""
+
+RETURN = r"""
+ok:
+  description: No problem was found.
+  type: bool
+  returned: always
+problems:
+  description: What is wrong, in words a sysadmin understands.
+  type: list
+  elements: str
+  returned: always
+pending:
+  description:
+    - Every upgrade apt would make, each C(package), C(installed), C(candidate), C(origin), C(security).
+  type: list
+  elements: dict
+  returned: always
+installed:
+  description: Names of the overdue security updates installed by this run (would be, in check mode).
+  type: list
+  elements: str
+  returned: always
+security:
+  description: Names of the packages with a pending security update.
+  type: list
+  elements: str
+  returned: always
+lists_updated:
+  description: When the package lists were last fetched (ISO time), null if there are none.
+  type: str
+  returned: always
+last_unattended_upgrade:
+  description: Time of the last line unattended-upgrade logged (ISO), null if it never ran.
+  type: str
+  returned: always
+release:
+  description: C(version) (VERSION_ID), C(name) (PRETTY_NAME), C(support_ends) (ISO date or null).
+  type: dict
+  returned: always
+msg:
+  description: The evidence in one line, shown in the audit report.
+  type: str
+  returned: always
+"""
+
+import glob
+import os
+import re
+from datetime import UTC, date, datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+# Inst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
+INST = re.compile(
+    r"^Inst (?P<package>\S+) (?:\[(?P<installed>[^\]]+)\] )?\((?P<candidate>\S+) (?P<origin>[^\[]*?)\s*\["
+)
+# 2026-12-01 06:31:02,117 INFO No packages found that can be upgraded unattended ...
+LOG_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
+
+
+def parse_simulation(output: str, security_origin: str) -> list[dict]:
+    """The upgrades in ``apt-get --simulate dist-upgrade`` output, security ones marked."""
+    pattern = re.compile(security_origin)
+    pending = []
+    for line in output.splitlines():
+        match = INST.match(line)
+        if match:
+            origin = match["origin"].strip()
+            pending.append(
+                {
+                    "package": match["package"],
+                    "installed": match["installed"],
+                    "candidate": match["candidate"],
+                    "origin": origin,
+                    "security": bool(pattern.search(origin + " ")),
+                }
+            )
+    return pending
+
+
+def last_log_time(text: str | None) -> datetime | None:
+    """The time of the last timestamped line of unattended-upgrade's log, in UTC.
+
+    unattended-upgrade writes the host's local time (Asia/Almaty on a university server), which is
+    this module's local time too: the naive time is read as local and converted.
+    """
+    for line in reversed((text or "").splitlines()):
+        match = LOG_TIME.match(line)
+        if match:
+            return datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").astimezone(UTC)
+    return None
+
+
+def lists_fetched(lists_dir: str) -> datetime | None:
+    """When apt last fetched the package lists.
+
+    apt dates each list file with the mirror's Last-Modified and leaves an unchanged file alone, so
+    the files' dates tell how new the mirror's lists are; the directory of partial downloads, which
+    every fetch works in, tells when the last fetch ran. The later of the two is the answer.
+    """
+    paths = glob.glob(os.path.join(lists_dir, "*Release")) + glob.glob(os.path.join(lists_dir, "partial"))
+    if not glob.glob(os.path.join(lists_dir, "*Release")):
+        return None
+    return datetime.fromtimestamp(max(os.stat(path).st_mtime for path in paths), UTC)
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+def overdue(status: dict, params: dict, now: datetime) -> bool:
+    """Security updates are pending and the daily run has not come by for max_days (or ever)."""
+    last_run = status["last_run"]
+    return bool(status["security"]) and (
+        last_run is None or (now - last_run).total_seconds() > params["max_days"] * 86400
+    )
+
+
+def evaluate(status: dict, params: dict, now: datetime) -> list[str]:
+    problems = []
+    security = status["security"]
+    last_run = status["last_run"]
+    if overdue(status, params, now):
+        names = ", ".join(security[:10]) + (f" and {len(security) - 10} more" if len(security) > 10 else "")
+        if last_run is None:
+            problems.append(
+                f"{len(security)} security update(s) pending ({names}) and unattended-upgrade never ran"
+            )
+        else:
+            problems.append(
+                f"{len(security)} security update(s) pending ({names}) and unattended-upgrade last ran "
+                f"{last_run.isoformat(timespec='minutes')}, more than {params['max_days']} day(s) ago"
+            )
+    lists = status["lists_updated"]
+    if lists is None:
+        problems.append("no package lists: what this host misses cannot be known (apt-get update never ran)")
+    elif (now - lists).total_seconds() > params["max_lists_age_days"] * 86400:
+        problems.append(
+            f"package lists last fetched {lists.isoformat(timespec='minutes')}, more than "
+            f"{params['max_lists_age_days']} day(s) ago: pending updates are unknown (is apt-daily.timer on?)"
+        )
+    release = status["release"]
+    if release["support_ends"] is None:
+        problems.append(
+            f"{release['name']}: no end of support declared for release {release['version']!r} (support_ends)"
+        )
+    elif date.fromisoformat(release["support_ends"]) < now.date():
+        problems.append(f"{release['name']} is past its end of security support ({release['support_ends']})")
+    return problems
+
+
+def evidence(status: dict) -> str:
+    security = status["security"]
+    names = ", ".join(security[:10]) + (" …" if len(security) > 10 else "")
+    lists = status["lists_updated"]
+    last_run = status["last_run"]
+    release = status["release"]
+    return (
+        f"{len(security)} security update(s) pending{f' ({names})' if security else ''}, "
+        f"{len(status['pending']) - len(security)} other; package lists of "
+        f"{lists.isoformat(timespec='minutes') if lists else 'never'}; unattended-upgrade last ran "
+        f"{last_run.isoformat(timespec='minutes') if last_run else 'never'}; {release['name']}, "
+        f"supported until {release['support_ends'] or 'unknown'}"
+    )
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "security_origin": {"type": "str", "default": "-Security:|/[a-z]*-security "},
+            "max_days": {"type": "int", "default": 2},
+            "max_lists_age_days": {"type": "int", "default": 3},
+            "support_ends": {"type": "dict", "default": {}},
+            "log": {"type": "path", "default": "/var/log/unattended-upgrades/unattended-upgrades.log"},
+            "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
+            "install_overdue": {"type": "bool", "default": False},
+            "fail_on_problem": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        re.compile(p["security_origin"])
+        ends = {str(k): date.fromisoformat(str(v)).isoformat() for k, v in p["support_ends"].items()}
+    except (re.error, ValueError) as exc:
+        module.fail_json(
+            msg=f"security_origin must be a regular expression and support_ends ISO dates: {exc}"
+        )
+    if p["max_days"] < 1 or p["max_lists_age_days"] < 1:
+        module.fail_json(msg="max_days and max_lists_age_days must be at least 1")
+    apt_get = module.get_bin_path("apt-get", required=True)
+    status = read_status(module, apt_get, p, ends)
+    installed = []
+    if p["install_overdue"] and overdue(status, p, datetime.now(UTC)):
+        installed = status["security"]
+        if not module.check_mode:
+            upgrade = module.get_bin_path("unattended-upgrade", required=True)
+            rc, out, err = module.run_command([upgrade], environ_update={"LC_ALL": "C"})
+            if rc != 0:
+                module.fail_json(msg=f"unattended-upgrade failed (rc {rc}): {(err or out).strip()[-2000:]}")
+            status = read_status(module, apt_get, p, ends)
+    problems = evaluate(status, p, datetime.now(UTC))
+    result = {
+        "changed": bool(installed),
+        "ok": not problems,
+        "problems": problems,
+        "installed": installed,
+        "pending": status["pending"],
+        "security": status["security"],
+        "lists_updated": status["lists_updated"].isoformat(timespec="seconds")
+        if status["lists_updated"]
+        else None,
+        "last_unattended_upgrade": status["last_run"].isoformat(timespec="seconds")
+        if status["last_run"]
+        else None,
+        "release": status["release"],
+        "msg": (f"installed {', '.join(installed)}; " if installed and not module.check_mode else "")
+        + evidence(status),
+    }
+    if problems and p["fail_on_problem"]:
+        result["msg"] = "updates problem: " + "; ".join(problems) + " | " + result["msg"]
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def read_status(module: AnsibleModule, apt_get: str, p: dict, ends: dict[str, str]) -> dict:
+    """What the host misses, read from its package lists; its release and the last daily run."""
+    # Simulation only, without the lock: a daily apt run holding it must not fail the audit.
+    rc, out, err = module.run_command(
+        [apt_get, "--simulate", "-o", "Debug::NoLocking=true", "dist-upgrade"], environ_update={"LC_ALL": "C"}
+    )
+    if rc != 0:
+        module.fail_json(
+            msg=f"apt-get --simulate dist-upgrade failed (rc {rc}): {err.strip() or out.strip()}"
+        )
+    pending = parse_simulation(out, p["security_origin"])
+    os_release = parse_os_release(read_text("/etc/os-release") or "")
+    version = os_release.get("VERSION_ID", "")
+    return {
+        "pending": pending,
+        "security": sorted({u["package"] for u in pending if u["security"]}),
+        "lists_updated": lists_fetched(p["lists_dir"]),
+        "last_run": last_log_time(read_text(p["log"])),
+        "release": {
+            "version": version,
+            "name": os_release.get("PRETTY_NAME", "unknown release"),
+            "support_ends": ends.get(version),
+        },
+    }
+
+
+if __name__ == "__main__":
+    main()

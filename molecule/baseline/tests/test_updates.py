@@ -1,0 +1,42 @@
+"""Security updates the node misses are found by the check and installed by the converge.
+
+ATU-5.17-a asks for current security updates, ATU-5.23-b for an audit that lists what is missing.
+The node is made to miss one for real: tzdata goes back to the main archive's version (below the
+security archive's), and unattended-upgrade's log says it last ran a week ago.
+"""
+
+from __future__ import annotations
+
+from conftest import NODE
+from support import molecule
+
+
+def flat(text: str) -> str:
+    """The output with Ansible's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(node):
+    """ATU-5.17-a, ATU-5.23-b: the check-mode run fails naming tzdata; the converge installs it."""
+    rows = [line.split("|") for line in node.check_output("apt-cache madison tzdata").splitlines()]
+    security = next(version.strip() for _, version, source in rows if "security" in source)
+    older = next(version.strip() for _, version, source in rows if "security" not in source)
+    node.check_output(f"DEBIAN_FRONTEND=noninteractive apt-get install -yq --allow-downgrades tzdata={older}")
+    node.check_output(
+        "mkdir -p /var/log/unattended-upgrades && "
+        "echo \"$(date -d '7 days ago' '+%F %T'),000 INFO All upgrades installed\" "
+        ">> /var/log/unattended-upgrades/unattended-upgrades.log"
+    )
+    assert node.package("tzdata").version == older
+
+    missed, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
+    assert recap[NODE]["failed"] == 1, missed.stdout[-3000:]
+    assert "1 security update(s) pending (tzdata) and unattended-upgrade last ran" in flat(missed.stdout)
+
+    repaired, recap = molecule.run_playbook("converge.yml", "--limit", NODE, "--tags", "ATU-5.17-a")
+    assert recap[NODE]["failed"] == 0, repaired.stdout[-3000:]
+    assert node.package("tzdata").version == security
+
+    checked, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
+    assert recap[NODE]["failed"] == 0, checked.stdout[-3000:]
+    assert recap[NODE]["changed"] == 0, checked.stdout[-3000:]

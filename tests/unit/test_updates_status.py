@@ -1,0 +1,122 @@
+"""Reading and judging what a Debian host misses (ereje_updates_status, ATU-5.17-a, ATU-5.23-b)."""
+
+import os
+import time
+from datetime import UTC, datetime
+
+import ereje_updates_status as m
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+SIMULATION = """NOTE: This is only a simulation!
+Reading package lists...
+Calculating upgrade...
+The following packages will be upgraded:
+  libpam0g tzdata vim-common
+Inst libpam0g [1.5.2-6+deb12u2] (1.5.2-6+deb12u3 Debian-Security:12/oldstable-security [amd64])
+Inst tzdata [2026b-0+deb12u1] (2026f-0+deb12u1 Debian-Security:12/oldstable-security [all])
+Inst vim-common [2:9.0.1378-2] (2:9.0.1378-2+deb12u2 Debian:12.13/oldstable [all])
+Conf libpam0g (1.5.2-6+deb12u3 Debian-Security:12/oldstable-security [amd64])
+"""
+PARAMS = {"max_days": 2, "max_lists_age_days": 3}
+BOOKWORM = {"version": "12", "name": "Debian GNU/Linux 12 (bookworm)", "support_ends": "2028-06-30"}
+
+
+def status(security=(), last_run=None, lists=NOW, release=BOOKWORM, pending=None):
+    return {
+        "pending": pending if pending is not None else [{"package": p} for p in security],
+        "security": list(security),
+        "last_run": last_run,
+        "lists_updated": lists,
+        "release": release,
+    }
+
+
+def test_the_simulation_is_read_and_security_origins_are_told_apart():
+    pending = m.parse_simulation(SIMULATION, "-Security:|/[a-z]*-security ")
+    assert [(u["package"], u["security"]) for u in pending] == [
+        ("libpam0g", True),
+        ("tzdata", True),
+        ("vim-common", False),
+    ]
+    assert pending[1]["installed"] == "2026b-0+deb12u1" and pending[1]["candidate"] == "2026f-0+deb12u1"
+    assert pending[2]["origin"] == "Debian:12.13/oldstable"
+
+
+def test_nothing_pending_on_a_supported_release_passes_with_what_was_read():
+    read = status()
+    assert m.evaluate(read, PARAMS, NOW) == []
+    line = m.evidence(read)
+    assert line.startswith("0 security update(s) pending, 0 other; package lists of 2026-12-01T12:00+00:00")
+    assert (
+        "unattended-upgrade last ran never; Debian GNU/Linux 12 (bookworm), supported until 2028-06-30"
+        in line
+    )
+
+
+def test_pending_security_updates_are_late_only_after_the_daily_run_missed_them():
+    fresh = status(["libpam0g", "tzdata"], last_run=datetime(2026, 12, 1, 6, 30, tzinfo=UTC))
+    assert m.evaluate(fresh, PARAMS, NOW) == []
+    stale = status(["libpam0g", "tzdata"], last_run=datetime(2026, 11, 27, 6, 30, tzinfo=UTC))
+    assert m.evaluate(stale, PARAMS, NOW) == [
+        "2 security update(s) pending (libpam0g, tzdata) and unattended-upgrade last ran "
+        "2026-11-27T06:30+00:00, more than 2 day(s) ago"
+    ]
+    never = status(["tzdata"])
+    assert m.evaluate(never, PARAMS, NOW) == [
+        "1 security update(s) pending (tzdata) and unattended-upgrade never ran"
+    ]
+
+
+def test_stale_or_missing_package_lists_are_a_problem():
+    old = status(lists=datetime(2026, 11, 20, tzinfo=UTC))
+    assert (
+        "package lists last fetched 2026-11-20T00:00+00:00, more than 3 day(s) ago"
+        in m.evaluate(old, PARAMS, NOW)[0]
+    )
+    assert "apt-get update never ran" in m.evaluate(status(lists=None), PARAMS, NOW)[0]
+
+
+def test_a_release_past_or_without_its_end_of_support_is_a_problem():
+    bullseye = {"version": "11", "name": "Debian GNU/Linux 11 (bullseye)", "support_ends": "2026-08-31"}
+    assert m.evaluate(status(release=bullseye), PARAMS, NOW) == [
+        "Debian GNU/Linux 11 (bullseye) is past its end of security support (2026-08-31)"
+    ]
+    unknown = {"version": "14", "name": "Debian GNU/Linux 14 (forky)", "support_ends": None}
+    assert (
+        "no end of support declared for release '14'" in m.evaluate(status(release=unknown), PARAMS, NOW)[0]
+    )
+
+
+def test_the_last_run_is_the_last_timestamped_line_of_the_log_in_local_time(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Almaty")
+    time.tzset()
+    try:
+        log = (
+            "2026-11-30 06:31:02,117 INFO Starting\n"
+            "2026-12-01 11:30:00,001 INFO All upgrades installed\ntrailer\n"
+        )
+        assert m.last_log_time(log) == datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # Almaty is UTC+5
+        assert m.last_log_time("") is None and m.last_log_time(None) is None
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_lists_are_dated_by_the_later_of_the_files_and_the_last_fetch(tmp_path):
+    release = tmp_path / "deb.debian.org_debian_dists_bookworm_InRelease"
+    release.write_text("x")
+    os.utime(release, (1_700_000_000, 1_700_000_000))
+    assert m.lists_fetched(str(tmp_path)) == datetime.fromtimestamp(1_700_000_000, UTC)
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    os.utime(partial, (1_800_000_000, 1_800_000_000))
+    assert m.lists_fetched(str(tmp_path)) == datetime.fromtimestamp(1_800_000_000, UTC)
+    assert m.lists_fetched(str(tmp_path / "none")) is None
+
+
+def test_only_overdue_security_updates_are_installed_at_once():
+    yesterday = datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
+    assert not m.overdue(status(["tzdata"], last_run=yesterday), PARAMS, NOW)  # the daily run comes
+    assert m.overdue(status(["tzdata"], last_run=datetime(2026, 11, 20, tzinfo=UTC)), PARAMS, NOW)
+    assert m.overdue(status(["tzdata"]), PARAMS, NOW)  # never ran
+    assert not m.overdue(status([], pending=[{"package": "vim-common"}]), PARAMS, NOW)  # not security
