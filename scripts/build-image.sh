@@ -36,8 +36,18 @@ debconf_answers='clamav-daemon clamav-daemon/debconf boolean false
 clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual
 postfix postfix/main_mailer_type select Internet Site
 postfix postfix/mailname string localhost'
-# Every package list and step is in this file: its hash is the recipe's.
-recipe_hash=$(sha256sum "$0" | cut -c1-12)
+# Every package list and step is in this file: its hash is the recipe's. The image also carries
+# every security update (ATU-5.17-a: a host that misses one installs it at its first converge,
+# minutes per host), so the date of the security archive the host uses is part of the recipe:
+# when Debian publishes security updates, the next run builds a current image once, instead of
+# every scenario's converge installing them on every container. Offline, the date is left out.
+security_uri=$(grep -hE '^\s*URIs:.*security' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | head -n1 || true)
+[ -n "$security_uri" ] || security_uri=$(grep -hE '^\s*deb\s.*security' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -n1 || true)
+security_date=$(python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=20).read().decode("utf-8", "replace")
+print(next((line[6:] for line in text.splitlines() if line.startswith("Date: ")), ""))' \
+  "$security_uri/dists/bookworm-security/InRelease" 2>/dev/null || true)
+recipe_hash=$( (cat "$0"; echo "$security_date") | sha256sum | cut -c1-12)
 tagged="${EREJE_IMAGE%:*}:r$recipe_hash"
 
 if podman image exists "$tagged"; then
