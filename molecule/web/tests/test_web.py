@@ -483,8 +483,8 @@ def test_broken_release_is_refused_and_the_old_site_keeps_answering(web_ip, ca_f
 
 
 def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, web_ip, ca_file, tmp_path):
-    """KNMU-6-a: a good release is snapshotted (site + database), checked and switched to with no
-    failed request; one command rolls back to the previous release."""
+    """KNMU-6-a: a good release is snapshotted (site + database, both restorable), checked and
+    switched to with no failed request; one command rolls back to the previous release."""
     good = tmp_path / "good"
     shutil.copytree(SAMPLE, good)
     (good / "robots.txt").write_text("User-agent: *\nAllow: /\n# 2026.12.0\n")
@@ -503,6 +503,17 @@ def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, w
     assert any(s.endswith("-before-2026.12.0.sql.gz") for s in snapshots), snapshots
     dump = web.check_output("zcat /srv/www/ereje/releases/backups/*-before-2026.12.0.sql.gz")
     assert "INSERT INTO `questions`" in dump
+    # The snapshot restores: the site release as it was, and the database (a row lost since comes back).
+    web.run_test(
+        "rm -rf /tmp/restore && mkdir /tmp/restore"
+        " && tar -xzf /srv/www/ereje/releases/backups/*-before-2026.12.0.site.tar.gz -C /tmp/restore"
+    )
+    assert web.file(f"/tmp/restore/{LIVE_RELEASE}/index.php").exists
+    assert web.file(f"/tmp/restore/{LIVE_RELEASE}/uploads").is_symlink
+    web.run_test("mariadb -e \"DELETE FROM ereje_site.questions WHERE lang = 'en'\"")
+    web.run_test("zcat /srv/www/ereje/releases/backups/*-before-2026.12.0.sql.gz | mariadb")
+    answer = web.check_output("mariadb -N -e \"SELECT answer FROM ereje_site.questions WHERE lang = 'en'\"")
+    assert answer == "On 20 June."
     assert web.file("/srv/www/ereje/current").linked_to == "/srv/www/ereje/releases/2026.12.0"
 
     rollback = playbook("release.yml", "-e", "web_host_rollback=true")
