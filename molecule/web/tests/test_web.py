@@ -488,10 +488,17 @@ def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, w
     good = tmp_path / "good"
     shutil.copytree(SAMPLE, good)
     (good / "robots.txt").write_text("User-agent: *\nAllow: /\n# 2026.12.0\n")
+    # --check --diff reports the due release as the switch of `current`, and deploys nothing.
+    release = ("-e", "web_host_release_id=2026.12.0", "-e", f"web_host_release_src={good}")
+    check = playbook("release.yml", "--check", "--diff", *release)
+    assert check.returncode == 0, check.stdout[-5000:]
+    switch = check.stdout.split("Release | switch atomically to 2026.12.0", 1)[-1][:1500]
+    assert "changed: [" in switch, switch
+    assert f"releases/{LIVE_RELEASE}" in switch and "releases/2026.12.0" in switch, switch
+    assert web.file("/srv/www/ereje/current").linked_to == f"/srv/www/ereje/releases/{LIVE_RELEASE}"
+    assert not web.file("/srv/www/ereje/releases/2026.12.0").exists
     with Poller(web_ip, ca_file) as poller:
-        result = playbook(
-            "release.yml", "-e", "web_host_release_id=2026.12.0", "-e", f"web_host_release_src={good}"
-        )
+        result = playbook("release.yml", *release)
         assert result.returncode == 0, result.stdout[-5000:]
         assert molecule.wait_for(
             lambda: release_of(request(web_ip, "/ru/", ca_file)[2]) == "2026.12.0", timeout=10
