@@ -483,15 +483,22 @@ def test_broken_release_is_refused_and_the_old_site_keeps_answering(web_ip, ca_f
 
 
 def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, web_ip, ca_file, tmp_path):
-    """KNMU-6-a: a good release is snapshotted (site + database), checked and switched to with no
-    failed request; one command rolls back to the previous release."""
+    """KNMU-6-a: a good release is snapshotted (site + database, both restorable), checked and
+    switched to with no failed request; one command rolls back to the previous release."""
     good = tmp_path / "good"
     shutil.copytree(SAMPLE, good)
     (good / "robots.txt").write_text("User-agent: *\nAllow: /\n# 2026.12.0\n")
+    # --check --diff reports the due release as the switch of `current`, and deploys nothing.
+    release = ("-e", "web_host_release_id=2026.12.0", "-e", f"web_host_release_src={good}")
+    check = playbook("release.yml", "--check", "--diff", *release)
+    assert check.returncode == 0, check.stdout[-5000:]
+    switch = check.stdout.split("Release | switch atomically to 2026.12.0", 1)[-1][:1500]
+    assert "changed: [" in switch, switch
+    assert f"releases/{LIVE_RELEASE}" in switch and "releases/2026.12.0" in switch, switch
+    assert web.file("/srv/www/ereje/current").linked_to == f"/srv/www/ereje/releases/{LIVE_RELEASE}"
+    assert not web.file("/srv/www/ereje/releases/2026.12.0").exists
     with Poller(web_ip, ca_file) as poller:
-        result = playbook(
-            "release.yml", "-e", "web_host_release_id=2026.12.0", "-e", f"web_host_release_src={good}"
-        )
+        result = playbook("release.yml", *release)
         assert result.returncode == 0, result.stdout[-5000:]
         assert molecule.wait_for(
             lambda: release_of(request(web_ip, "/ru/", ca_file)[2]) == "2026.12.0", timeout=10
@@ -503,6 +510,17 @@ def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, w
     assert any(s.endswith("-before-2026.12.0.sql.gz") for s in snapshots), snapshots
     dump = web.check_output("zcat /srv/www/ereje/releases/backups/*-before-2026.12.0.sql.gz")
     assert "INSERT INTO `questions`" in dump
+    # The snapshot restores: the site release as it was, and the database (a row lost since comes back).
+    web.run_test(
+        "rm -rf /tmp/restore && mkdir /tmp/restore"
+        " && tar -xzf /srv/www/ereje/releases/backups/*-before-2026.12.0.site.tar.gz -C /tmp/restore"
+    )
+    assert web.file(f"/tmp/restore/{LIVE_RELEASE}/index.php").exists
+    assert web.file(f"/tmp/restore/{LIVE_RELEASE}/uploads").is_symlink
+    web.run_test("mariadb -e \"DELETE FROM ereje_site.questions WHERE lang = 'en'\"")
+    web.run_test("zcat /srv/www/ereje/releases/backups/*-before-2026.12.0.sql.gz | mariadb")
+    answer = web.check_output("mariadb -N -e \"SELECT answer FROM ereje_site.questions WHERE lang = 'en'\"")
+    assert answer == "On 20 June."
     assert web.file("/srv/www/ereje/current").linked_to == "/srv/www/ereje/releases/2026.12.0"
 
     rollback = playbook("release.yml", "-e", "web_host_rollback=true")
