@@ -25,7 +25,6 @@ import html
 import io
 import json
 import os
-import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -33,6 +32,9 @@ from xml.etree import ElementTree as ET
 
 import yaml
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.ereje.compliance.plugins.module_utils.controls import ControlIds
+from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_date
 
 DOCUMENTATION = """
     name: ereje_audit
@@ -47,7 +49,6 @@ DOCUMENTATION = """
       - controls/catalog.yml in the repository
 """
 
-CONTROL_ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)-([0-9]+(\.[0-9]+)*|annex)-[a-z]$")
 STATUSES = ("pass", "fail", "waived", "manual", "not_applicable")
 LABELS = {
     "pass": ("Орындалды", "Выполнено", "Pass"),
@@ -87,17 +88,6 @@ def trilingual(pair: tuple[str, str, str]) -> str:
 
 
 # ---- evaluation (pure functions, unit-tested) ---------------------------------------------------
-
-
-def as_date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 def now() -> str:
@@ -451,6 +441,8 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.catalog_path: Path | None = None
+        self.catalog: dict = {}
+        self.control_ids: ControlIds | None = None
         self.active = False
         self.events: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         self.host_errors: dict[str, str] = {}
@@ -461,6 +453,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         self.catalog_path = find_catalog(Path(playbook._basedir).resolve())
+        if self.catalog_path:
+            self.catalog = yaml.safe_load(self.catalog_path.read_text(encoding="utf-8"))
+            self.control_ids = ControlIds.of(self.catalog)
 
     def v2_playbook_on_play_start(self, play):
         play_vars = play.get_vars() or {}
@@ -483,12 +478,12 @@ class CallbackModule(CallbackBase):
 
     # Results ------------------------------------------------------------------------------------
     def _record(self, result, status: str) -> None:
-        if not self.active:
+        if not self.active or self.control_ids is None:  # no catalog: nothing to report on
             return
         host = result.host.get_name()
         self.hosts_seen.add(host)
         task = result.task
-        controls = [t for t in task.tags if isinstance(t, str) and CONTROL_ID.match(t)]
+        controls = self.control_ids.among(task.tags)
         if status == "failed" and not controls:
             self.host_errors.setdefault(host, f"host failed at task '{task.get_name()}'")
         if not controls:
@@ -539,7 +534,7 @@ class CallbackModule(CallbackBase):
 
     # Report -------------------------------------------------------------------------------------
     def _write(self, play) -> Path:
-        catalog = yaml.safe_load(self.catalog_path.read_text(encoding="utf-8"))
+        catalog = self.catalog
         root = self.catalog_path.parents[1]
         variables = play.get_variable_manager()
         inventory = variables._inventory

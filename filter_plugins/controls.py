@@ -16,13 +16,12 @@ here: the audit reports an expired waiver as a failing control.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import re
 
 from ansible.errors import AnsibleFilterError
 
-CONTROL_ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)-([0-9]+(\.[0-9]+)*|annex)-[a-z]$")
+from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_date
+
 WAIVER_FIELDS = ("control", "hosts", "justification", "approved_by", "expires")
 
 
@@ -47,17 +46,6 @@ def unknown_controls(ids: list, catalog: dict) -> list[str]:
     return problems
 
 
-def _as_date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 def waiver_problems(waivers: object, catalog: dict) -> list[str]:
     """Everything wrong with a list of waivers; empty when all are usable."""
     if waivers is None:
@@ -80,7 +68,7 @@ def waiver_problems(waivers: object, catalog: dict) -> list[str]:
             problems.append(f"{label} has unknown field(s) {', '.join(unknown)}")
         if waiver.get("control"):
             problems += [f"{label}: {p}" for p in unknown_controls([waiver["control"]], catalog)]
-        if waiver.get("expires") and _as_date(waiver["expires"]) is None:
+        if waiver.get("expires") and as_date(waiver["expires"]) is None:
             problems.append(f"{label}: expires {waiver['expires']!r} is not a date like 2027-03-31")
         hosts = waiver.get("hosts")
         if hosts and not (

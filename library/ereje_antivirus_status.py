@@ -70,11 +70,11 @@ options:
 
 EXAMPLES = r"""
 - name: Audit | antivirus is running and current on every Linux host
-  ereje_antivirus_status:
+  ereje.compliance.ereje_antivirus_status:
     max_signature_age_hours: 48
 
 - name: Report only
-  ereje_antivirus_status:
+  ereje.compliance.ereje_antivirus_status:
     fail_on_problem: false
   register: av
 """
@@ -88,6 +88,10 @@ problems:
   description: What is wrong, in words a sysadmin understands.
   type: list
   elements: str
+  returned: always
+msg:
+  description: The problems, or when there is none what was checked (the audit's evidence).
+  type: str
   returned: always
 daemon:
   description: C(active) (systemd state), C(responding) (answered PING), C(version) (clamd's VERSION answer).
@@ -123,6 +127,9 @@ import time
 from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_datetime
+from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, exit_status
 
 DATABASE_SUFFIXES = (
     ".cvd", ".cld", ".cud", ".hdb", ".hsb", ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".ndb", ".ndu",
@@ -205,14 +212,10 @@ def parse_scan_state(text: str | None) -> dict | None:
 
 
 def iso_age_hours(stamp: str | None, now: float) -> float | None:
-    if not stamp:
+    """Hours since ``stamp`` (ISO, UTC when it has no offset); None when there is no valid one."""
+    moment = as_datetime(stamp, UTC) if stamp else None
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return round(max(now - moment.timestamp(), 0) / 3600, 1)
 
 
@@ -331,8 +334,8 @@ def main() -> None:
             "max_scan_age_hours": {"type": "int", "default": 0},
             "require_onaccess": {"type": "bool", "default": False},
             "onaccess_service": {"type": "str", "default": "clamav-clamonacc.service"},
-            "fail_on_problem": {"type": "bool", "default": True},
             "log_to_syslog": {"type": "bool", "default": False},
+            **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
     )
@@ -363,10 +366,7 @@ def main() -> None:
     if p["log_to_syslog"] and not module.check_mode:
         syslog.openlog("ereje-antivirus-status", 0, syslog.LOG_DAEMON)
         syslog.syslog(syslog.LOG_WARNING if problems else syslog.LOG_INFO, summary_line(status, problems))
-    result = {"changed": False, "ok": not problems, "problems": problems, **status}
-    if problems and p["fail_on_problem"]:
-        module.fail_json(msg="antivirus problem: " + "; ".join(problems), **result)
-    module.exit_json(**result)
+    exit_status(module, problems, summary_line(status, problems), fail=p["fail_on_problem"], **status)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ description:
     (ATU-5.14-a, ATU-8.4-c).
   - Only reads; behaves the same in check mode and never reports a change.
 options:
+  fail_on_problem:
+    description: Fail the task when a problem is found (the audit); false only reports.
+    type: bool
+    default: true
   env_file:
     description: KEY=VALUE file with BORG_REPO, BORG_PASSCOMMAND, BORG_RSH (backup_client role).
     type: path
@@ -51,14 +55,14 @@ author: Ereje
 
 EXAMPLES = r"""
 - name: Backups | status of this client (fails past the RPO)
-  ereje_backup_status:
+  ereje.compliance.ereje_backup_status:
     rpo_hours: 26
     check: repository
 
 # On the server, read a repository as its owner: root would leave root-owned files in it.
 - name: Backups | a repository read locally on the server
   become_user: borg
-  ereje_backup_status:
+  ereje.compliance.ereje_backup_status:
     repository: /srv/borg/repos/web
     passphrase_file: /etc/ereje-backup/repos.d/web.pass
     require_drill: false
@@ -93,10 +97,18 @@ repository_ok:
   description: Result of borg check; null when not checked.
   returned: always
   type: bool
+ok:
+  description: No problem was found.
+  returned: always
+  type: bool
 problems:
   description: What is wrong, in words; empty when all is well.
   returned: always
   type: list
+msg:
+  description: The problems, or when there is none what was checked (the audit's evidence).
+  returned: always
+  type: str
 """
 
 import datetime
@@ -104,6 +116,9 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_datetime
+from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, exit_status
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -127,9 +142,9 @@ FUTURE_TOLERANCE_HOURS = 1
 
 def parse_time(text: str, now: datetime.datetime) -> datetime.datetime:
     """Borg prints local time without an offset; an offset, when present, is honoured."""
-    moment = datetime.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=now.tzinfo)
+    moment = as_datetime(text, now.tzinfo)
+    if moment is None:
+        raise ValueError(f"{text!r} is not an ISO time")
     return moment
 
 
@@ -190,6 +205,25 @@ def rpo_problems(
     return age, []
 
 
+def summary(result: dict) -> str:
+    """The evidence of a healthy repository in one line (the audit report shows it)."""
+    newest = result.get("newest_archive")
+    parts = [
+        f"newest archive {newest['name']} is {result['age_hours']:.1f} h old (RPO {result['rpo_hours']:g} h)"
+        if newest
+        else "no archive"
+    ]
+    drill = result.get("drill") or {}
+    if drill.get("result"):
+        age = drill.get("age_hours")
+        parts.append(
+            f"last restore drill {drill['result']}" + (f" {age:.0f} h ago" if age is not None else "")
+        )
+    if result.get("repository_ok") is not None:
+        parts.append("borg check: " + ("no damage" if result["repository_ok"] else "damage"))
+    return "; ".join(parts)
+
+
 def read_repository(module, p: dict, now: datetime.datetime, result: dict) -> list[str]:
     """Newest archive against the RPO and, when asked, borg check; fills result, returns problems."""
     problems = []
@@ -227,6 +261,7 @@ def main() -> None:
             "require_drill": {"type": "bool", "default": True},
             "drill_max_age_hours": {"type": "float", "default": 192},
             "check": {"type": "str", "choices": ["none", "repository", "full"], "default": "none"},
+            **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
     )
@@ -248,7 +283,6 @@ def main() -> None:
 
     now = datetime.datetime.now().astimezone()
     result = {
-        "changed": False,
         "repository": env["BORG_REPO"],
         "rpo_hours": p["rpo_hours"],
         "repository_ok": None,
@@ -264,10 +298,7 @@ def main() -> None:
     if p["require_drill"]:
         problems += found
 
-    result["problems"] = problems
-    if problems:
-        module.fail_json(msg="; ".join(problems), **result)
-    module.exit_json(**result)
+    exit_status(module, problems, summary(result), fail=p["fail_on_problem"], **result)
 
 
 if __name__ == "__main__":

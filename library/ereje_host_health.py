@@ -55,12 +55,12 @@ options:
 
 EXAMPLES = r"""
 - name: Audit | no failed service, no full disk, every declared port answers
-  ereje_host_health:
+  ereje.compliance.ereje_host_health:
     max_disk_percent: 85
     ignore_units: [apt-daily.service]
 
 - name: Report only
-  ereje_host_health:
+  ereje.compliance.ereje_host_health:
     fail_on_problem: false
   register: health
 """
@@ -74,6 +74,10 @@ problems:
   description: What is wrong, one sentence each, in words a sysadmin understands.
   type: list
   elements: str
+  returned: always
+msg:
+  description: The problems, or when there is none what was checked (the audit's evidence).
+  type: str
   returned: always
 failed_units:
   description: Units in the failed state, with C(ignored) true for those matching O(ignore_units).
@@ -105,6 +109,8 @@ import sys
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, exit_status
 
 # Filesystems that hold no data of their own (kernel interfaces, container plumbing).
 PSEUDO_FILESYSTEMS = frozenset({
@@ -325,7 +331,7 @@ def main() -> None:
             "max_inode_percent": {"type": "int", "default": 90},
             "ignore_units": {"type": "list", "elements": "str", "default": []},
             "connect_timeout": {"type": "float", "default": 3},
-            "fail_on_problem": {"type": "bool", "default": True},
+            **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
     )
@@ -339,18 +345,15 @@ def main() -> None:
         )
 
     status = read_status(module)
-    problems = evaluate(status, params)
-    result = {
-        "changed": False,
-        "ok": not problems,
-        "problems": problems,
-        "failed_units": status["failed_units"],
-        "filesystems": status["filesystems"],
-        "ports": status["ports"],
-    }
-    if problems and params["fail_on_problem"]:
-        module.fail_json(msg="; ".join(problems), **result)
-    module.exit_json(msg="; ".join(problems) if problems else summary(status), **result)
+    exit_status(
+        module,
+        evaluate(status, params),
+        summary(status),
+        fail=params["fail_on_problem"],
+        failed_units=status["failed_units"],
+        filesystems=status["filesystems"],
+        ports=status["ports"],
+    )
 
 
 if __name__ == "__main__":

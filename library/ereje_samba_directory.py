@@ -74,7 +74,7 @@ author: Ereje
 
 EXAMPLES = r"""
 - name: Domain | OUs, role groups and users
-  ereje_samba_directory:
+  ereje.compliance.ereje_samba_directory:
     ous: [{name: Faculties}, {name: Faculties/Engineering}]
     groups: [{name: teachers, ou: Faculties}]
     users:

@@ -57,7 +57,7 @@ author: Ereje
 
 EXAMPLES = r"""
 - name: Domain | the university's servers in the domain's DNS
-  ereje_samba_dns:
+  ereje.compliance.ereje_samba_dns:
     zone: university.edu.kz
     reserved_names: [dc1, dc2]
     records:

@@ -33,7 +33,7 @@ author: Ereje
 
 EXAMPLES = r"""
 - name: Domain | password and lockout policy
-  ereje_samba_password_policy:
+  ereje.compliance.ereje_samba_password_policy:
     min_length: 12
     complexity: true
     history_length: 24

@@ -54,7 +54,7 @@ author: Ereje
 
 EXAMPLES = r"""
 - name: Audit the live site
-  ereje_site_audit:
+  ereje.compliance.ereje_site_audit:
     base_url: https://www.univ.example.kz
     baseline: "{{ web_host_content_baseline }}"
     fail_on_findings: true
@@ -91,6 +91,8 @@ import urllib.request
 from html.parser import HTMLParser
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_date
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -204,13 +206,8 @@ def parse_sitemap(xml: str) -> dict[str, str]:
 
 
 def parse_lastmod(value: str) -> datetime.date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return datetime.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    """The date of a sitemap's lastmod (a date, or a full W3C time whose date is enough)."""
+    return as_date(value.strip()[:10])
 
 
 def image_info(data: bytes) -> tuple[str, int, int]:  # noqa: PLR0911 (one return per format)
@@ -549,9 +546,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        today = datetime.date.fromisoformat(p["today"]) if p["today"] else datetime.date.today()
-    except ValueError:
+    today = as_date(p["today"]) if p["today"] else datetime.date.today()
+    if today is None:
         module.fail_json(msg=f"today must be a date like 2026-11-22, not {p['today']!r}")
     if not p["baseline"].get("languages") or not p["baseline"].get("pages"):
         module.fail_json(msg="baseline needs 'languages' and 'pages' (see web_host_content_baseline)")

@@ -12,19 +12,18 @@ The build fails when:
 from __future__ import annotations
 
 import ast
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ansible_collections.ereje.compliance.plugins.module_utils.controls import ControlIds
+
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = yaml.safe_load((ROOT / "controls" / "catalog.yml").read_text(encoding="utf-8"))
 CONTROLS = {c["id"]: c for c in CATALOG["controls"]}
-ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)-([0-9]+(\.[0-9]+)*|annex)-[a-z]$")
-LOOKS_LIKE_ID = re.compile(r"^(ATU|YU|KTBU|KNMU|MVD)[-_ ]", re.IGNORECASE)
-ID_IN_TEXT = re.compile(r"\b(?:ATU|YU|KTBU|KNMU|MVD)-(?:[0-9]+(?:\.[0-9]+)*|annex)-[a-z]\b")
+IDS = ControlIds.of(CATALOG)
 STATUSES = {"automated", "partial", "planned", "manual", "not_applicable"}
 IMPLEMENTED = {"automated", "partial"}
 GROUPS = {
@@ -82,7 +81,7 @@ def test_catalog_has_controls_with_unique_ids():
 
 @pytest.mark.parametrize("control", CATALOG["controls"], ids=lambda c: c["id"])
 def test_control_is_well_formed(control):
-    assert ID.match(control["id"]), f"{control['id']}: not DOC-clause-letter"
+    assert IDS.exact.match(control["id"]), f"{control['id']}: not DOC-clause-letter"
     doc = control["id"].split("-")[0]
     assert doc in CATALOG["documents"]
     assert control["clause"].split(" ")[0] == doc
@@ -108,7 +107,7 @@ def test_every_control_shaped_tag_is_a_known_control():
         tag: files
         for owner in TAGS.values()
         for tag, files in owner.items()
-        if LOOKS_LIKE_ID.match(tag) and tag not in CONTROLS
+        if IDS.lookalike.match(tag) and tag not in CONTROLS
     }
     assert not unknown, f"tags that name no control of controls/catalog.yml: {unknown}"
 
@@ -170,7 +169,7 @@ def test_every_test_that_names_a_control_is_listed():
     for path in sorted(ROOT.glob("molecule/*/tests/test_*.py")):
         for name, doc in _test_functions(path).items():
             ref = f"{path.relative_to(ROOT)}::{name}"
-            for control in ID_IN_TEXT.findall(doc):
+            for control in IDS.in_text.findall(doc):
                 assert control in CONTROLS, f"{ref} names unknown control {control}"
                 if ref not in CONTROLS[control]["verified_by"]:
                     missing.append(f"{control}: {ref}")

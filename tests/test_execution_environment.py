@@ -9,7 +9,10 @@ import ansible_collections
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = Path(ansible_collections.__path__[0])
+# The collections ansible bundles (the package ansible_collections also spans this repository's
+# own collection, collections/ansible_collections/ereje/compliance, which travels with the project).
+BUNDLE = next(Path(p) for p in ansible_collections.__path__ if not Path(p).resolve().is_relative_to(ROOT))
+OWN = {"ereje.compliance"}
 FQCN_KEY = re.compile(r"^\s*-?\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:", re.MULTILINE)
 # A plugin named inside an expression: a filter or test after | or is, or a quoted name (lookup,
 # map('ns.coll.filter'), select('ns.coll.test'), callbacks ...). Kept only when the collection
@@ -51,7 +54,7 @@ def used_collections() -> set[str]:
     for callback in cfg.get("defaults", "callbacks_enabled", fallback="").split(","):
         if callback.count(".") == 2:
             used.add(callback.strip().rsplit(".", 1)[0])
-    return used - {"ansible.builtin", "ansible.legacy"}
+    return used - {"ansible.builtin", "ansible.legacy"} - OWN
 
 
 def bundled_version(name: str) -> str:

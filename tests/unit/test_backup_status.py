@@ -4,6 +4,7 @@ import datetime
 import json
 
 import ereje_backup_status as status
+import pytest
 
 NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.UTC)
 
@@ -82,3 +83,23 @@ def test_drill_failed_old_missing_or_garbled_is_reported():
     assert status.drill_problems(None, NOW, 192)[1] == ["no restore drill has been recorded"]
     assert "not valid JSON" in status.drill_problems("{", NOW, 192)[1][0]
     assert "no valid time" in status.drill_problems('{"result": "passed"}', NOW, 192)[1][0]
+
+
+def test_summary_of_a_healthy_repository_names_archive_drill_and_check():
+    result = {
+        "newest_archive": {"name": "web-1", "time": "2026-11-22T01:30:00"},
+        "age_hours": 10.5,
+        "rpo_hours": 26,
+        "drill": {"result": "passed", "age_hours": 32},
+        "repository_ok": True,
+    }
+    assert status.summary(result) == (
+        "newest archive web-1 is 10.5 h old (RPO 26 h); last restore drill passed 32 h ago; "
+        "borg check: no damage"
+    )
+    assert status.summary({"rpo_hours": 26, "repository_ok": None}) == "no archive"
+
+
+def test_a_time_that_is_not_iso_is_refused():
+    with pytest.raises(ValueError, match="not an ISO time"):
+        status.parse_time("yesterday", NOW)

@@ -4,13 +4,9 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 
@@ -70,17 +66,22 @@ def plant(host, path: str, content: str) -> None:
 
 def status(host_name: str, **args) -> tuple[bool, dict]:
     """Run the ereje_antivirus_status module on one host, as the audit does (ad-hoc Ansible)."""
-    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     arguments = " ".join(f"{k}={v}" for k, v in args.items())
     result = subprocess.run(
-        ["ansible", host_name, "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-m", "ereje_antivirus_status"]
+        [
+            "ansible",
+            host_name,
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-m",
+            "ereje.compliance.ereje_antivirus_status",
+        ]
         + (["-a", arguments] if arguments else []),
         capture_output=True,
         text=True,
         check=False,
         env=os.environ
         | {
-            "ANSIBLE_LIBRARY": str(project / "library"),
             "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
             "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
             "ANSIBLE_FORCE_COLOR": "0",

@@ -1,11 +1,6 @@
 """Fixtures of the backup scenario: the web host (client) and the backup server."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 

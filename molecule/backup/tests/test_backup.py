@@ -24,7 +24,6 @@ SERVER_PASS = f"/etc/ereje-backup/repos.d/{WEB}.pass"
 def ansible_env() -> dict[str, str]:
     return os.environ | {
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_LIBRARY": str(ROOT / "library"),
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
     }
@@ -41,7 +40,7 @@ def status_module(host: str, *extra: str, **args) -> dict:
             "-b",
             *extra,
             "-m",
-            "ereje_backup_status",
+            "ereje.compliance.ereje_backup_status",
             "-a",
             json.dumps(args),
         ],

@@ -1,11 +1,6 @@
 """Fixtures of the baseline scenario: a node, and the collector its events go to."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 

@@ -5,12 +5,9 @@ playbooks the tests run get the same two extra variables.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 

@@ -12,16 +12,12 @@ import shlex
 import smtplib
 import ssl
 import subprocess
-import sys
 import time
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 
 from support import molecule
 
