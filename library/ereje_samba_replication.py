@@ -42,7 +42,7 @@ options:
 
 EXAMPLES = r"""
 - name: Directory | this replica pulls from the primary, and did so within the hour
-  ereje_samba_replication:
+  ereje.compliance.ereje_samba_replication:
     max_age_minutes: 60
     naming_contexts: ["DC=ereje,DC=test", "DC=DomainDnsZones,DC=ereje,DC=test"]
 """
@@ -71,7 +71,7 @@ partners:
   elements: str
   returned: always
 msg:
-  description: The evidence in one line (what was read), shown in the audit report.
+  description: The problems, or else the evidence in one line (what was read), as the audit report shows it.
   type: str
   returned: always
 """
@@ -80,6 +80,8 @@ import json
 from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, exit_status
 
 NEVER = "NTTIME(0)"
 
@@ -176,7 +178,7 @@ def main() -> None:
             "max_age_minutes": {"type": "int", "default": 60},
             "min_partners": {"type": "int", "default": 1},
             "naming_contexts": {"type": "list", "elements": "str", "default": []},
-            "fail_on_problem": {"type": "bool", "default": True},
+            **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
     )
@@ -202,18 +204,14 @@ def main() -> None:
     links, problems = evaluate(
         read_links(showrepl, datetime.now(UTC)), p["max_age_minutes"], p["min_partners"], p["naming_contexts"]
     )
-    result = {
-        "changed": False,
-        "ok": not problems,
-        "problems": problems,
-        "links": links,
-        "partners": sorted({partner_name(link["source"]) for link in links}),
-        "msg": evidence(links, p["max_age_minutes"]),
-    }
-    if problems and p["fail_on_problem"]:
-        result["msg"] = "replication problem: " + "; ".join(problems) + " | " + result["msg"]
-        module.fail_json(**result)
-    module.exit_json(**result)
+    exit_status(
+        module,
+        problems,
+        evidence(links, p["max_age_minutes"]),
+        fail=p["fail_on_problem"],
+        links=links,
+        partners=sorted({partner_name(link["source"]) for link in links}),
+    )
 
 
 if __name__ == "__main__":

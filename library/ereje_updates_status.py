@@ -65,7 +65,7 @@ options:
 
 EXAMPLES = r"""
 - name: Updates | overdue security updates installed now; what is pending and the release's support
-  ereje_updates_status:
+  ereje.compliance.ereje_updates_status:
     install_overdue: true
     max_days: 2
     support_ends: {"12": "2028-06-30", "13": "2030-06-30"}
@@ -110,7 +110,7 @@ release:
   type: dict
   returned: always
 msg:
-  description: The evidence in one line, shown in the audit report.
+  description: The problems, or when there are none the evidence in one line, shown in the audit report.
   type: str
   returned: always
 """
@@ -121,6 +121,8 @@ import re
 from datetime import UTC, date, datetime
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, status_result
 
 # Inst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
 INST = re.compile(
@@ -259,7 +261,7 @@ def main() -> None:
             "log": {"type": "path", "default": "/var/log/unattended-upgrades/unattended-upgrades.log"},
             "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
             "install_overdue": {"type": "bool", "default": False},
-            "fail_on_problem": {"type": "bool", "default": True},
+            **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
     )
@@ -285,25 +287,25 @@ def main() -> None:
                 module.fail_json(msg=f"unattended-upgrade failed (rc {rc}): {(err or out).strip()[-2000:]}")
             status = read_status(module, apt_get, p, ends)
     problems = evaluate(status, p, datetime.now(UTC))
-    result = {
-        "changed": bool(installed),
-        "ok": not problems,
-        "problems": problems,
-        "installed": installed,
-        "pending": status["pending"],
-        "security": status["security"],
-        "lists_updated": status["lists_updated"].isoformat(timespec="seconds")
+    done = f"installed {', '.join(installed)}; " if installed and not module.check_mode else ""
+    result = status_result(
+        problems,
+        done + evidence(status),
+        installed=installed,
+        pending=status["pending"],
+        security=status["security"],
+        lists_updated=status["lists_updated"].isoformat(timespec="seconds")
         if status["lists_updated"]
         else None,
-        "last_unattended_upgrade": status["last_run"].isoformat(timespec="seconds")
+        last_unattended_upgrade=status["last_run"].isoformat(timespec="seconds")
         if status["last_run"]
         else None,
-        "release": status["release"],
-        "msg": (f"installed {', '.join(installed)}; " if installed and not module.check_mode else "")
-        + evidence(status),
-    }
+        release=status["release"],
+    )
+    # Not only a status module: it installs what is overdue (the status contract's changed=false
+    # holds whenever nothing was overdue, and always in the audit's answer of what it read).
+    result["changed"] = bool(installed)
     if problems and p["fail_on_problem"]:
-        result["msg"] = "updates problem: " + "; ".join(problems) + " | " + result["msg"]
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -11,7 +11,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # The collections ansible bundles (the package ansible_collections also spans this repository's
 # own collection, collections/ansible_collections/ereje/compliance, which travels with the project).
-BUNDLE = next(Path(p) for p in ansible_collections.__path__ if not Path(p).resolve().is_relative_to(ROOT))
+# The virtualenv may sit inside the checkout (CI's clean clone): only collections/ is left out.
+BUNDLE = next(
+    Path(p)
+    for p in ansible_collections.__path__
+    if not Path(p).resolve().is_relative_to(ROOT / "collections")
+)
 OWN = {"ereje.compliance"}
 FQCN_KEY = re.compile(r"^\s*-?\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:", re.MULTILINE)
 # A plugin named inside an expression: a filter or test after | or is, or a quoted name (lookup,
