@@ -346,7 +346,8 @@ def test_broken_replication_fails_the_second_dc_in_check_mode(dc2, dc1_ip):
     the cut is removed and a pull succeeds, the same run passes again.
     """
     pull = f"samba-tool drs replicate DC2 DC1 {BASE_DN} --local-online"
-    check = ("converge.yml", "--check", "--limit", DC2, "--tags", "ATU-7.2-a")
+    # Both DCs: the scenario keeps no fact cache, and dc2 learns the primary's address from its facts.
+    check = ("converge.yml", "--check", "--limit", f"{DC1},{DC2}", "--tags", "ATU-7.2-a")
     dc2.check_output(
         "nft add table inet ereje_break && "
         "nft add chain inet ereje_break out '{ type filter hook output priority 0; }' && "
@@ -356,7 +357,7 @@ def test_broken_replication_fails_the_second_dc_in_check_mode(dc2, dc1_ip):
         assert dc2.run(pull).rc != 0
         broken, recap = molecule.run_playbook(*check)
         said = " ".join(broken.stdout.split())  # Ansible's line wrapping undone
-        assert recap[DC2]["failed"] == 1, broken.stdout[-3000:]
+        assert recap[DC2]["failed"] == 1 and recap[DC1]["failed"] == 0, broken.stdout[-3000:]
         assert f"{BASE_DN} from DC1: " in said and "failure(s) in a row" in said, broken.stdout[-3000:]
     finally:
         dc2.run("nft delete table inet ereje_break")
