@@ -81,6 +81,10 @@ FACT_ACTIONS = {
     "ansible.legacy.gather_facts",
 }
 REGISTER_CONTROL = "ATU-6.4-a"
+# ATU 8.7: reports on the state of the infrastructure, monthly or quarterly: each audit states when
+# the one before it ran (the reports kept beside it) and fails past ereje_audit_period_days.
+REPORT_CONTROL = "ATU-8.7-a"
+DEFAULT_AUDIT_PERIOD_DAYS = 92
 
 
 def trilingual(pair: tuple[str, str, str]) -> str:
@@ -94,10 +98,35 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def audit_enforced(control: dict) -> bool:
-    """Controls whose only enforcer is a playbook (the audit itself), not a role on the host."""
-    owners = control.get("enforced_by") or []
-    return bool(owners) and all("/" in owner for owner in owners)
+def previous_audit(base: Path) -> dt.datetime | None:
+    """When the last report kept under ``base`` was made (``latest``), None when there is none."""
+    try:
+        report = json.loads((base / "latest" / "report.json").read_text(encoding="utf-8"))
+        return dt.datetime.fromisoformat(report["generated_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def report_event(previous: dt.datetime | None, current: dt.datetime, period_days: int) -> dict:
+    """ATU-8.7-a on one host: this report, the one before it, and whether the gap is within the period."""
+    this = f"this report {current.isoformat(timespec='minutes')}"
+    if previous is None:
+        detail, status = f"{this}; no earlier report kept: the first of the series", "ok"
+    else:
+        days = (current - previous).total_seconds() / 86400
+        detail = (
+            f"{this}; previous report {previous.isoformat(timespec='minutes')}, {days:.1f} day(s) before "
+            f"(period {period_days} days)"
+        )
+        status = "ok" if days <= period_days else "failed"
+        if status == "failed":
+            detail += ": the infrastructure went unreported for longer than the period"
+    return {
+        "task": "Audit report",
+        "status": status,
+        "detail": detail,
+        "time": current.isoformat(timespec="seconds"),
+    }
 
 
 def applies(control: dict, host_groups: set[str]) -> bool:
@@ -539,6 +568,19 @@ class CallbackModule(CallbackBase):
         variables = play.get_variable_manager()
         inventory = variables._inventory
         today = dt.datetime.now(dt.UTC).date()
+        play_vars = play.get_vars() or {}
+        extra_vars = getattr(variables, "extra_vars", {}) or {}
+        base = Path(
+            str(
+                extra_vars.get("ereje_audit_report_dir")
+                or play_vars.get("ereje_audit_report_dir")
+                or root / "reports"
+            )
+        )
+        if not base.is_absolute():
+            base = root / base
+        current = dt.datetime.now(dt.UTC)
+        previous = previous_audit(base)
         results = []
         for name in sorted(self.hosts_seen):
             host = inventory.get_host(name)
@@ -551,9 +593,9 @@ class CallbackModule(CallbackBase):
                 if not applies(control, groups):
                     continue
                 events = self.events[name].get(control["id"], [])
-                if not events and audit_enforced(control) and name not in self.host_errors:
-                    # Reporting controls are enforced by this very run on every host it reached.
-                    events = [{"task": "this audit", "status": "ok", "detail": "", "time": now()}]
+                if control["id"] == REPORT_CONTROL and name not in self.host_errors:
+                    period = int(host_vars.get("ereje_audit_period_days") or DEFAULT_AUDIT_PERIOD_DAYS)
+                    events = [*events, report_event(previous, current, period)]
                 outcome = evaluate(
                     control,
                     events,
@@ -574,7 +616,6 @@ class CallbackModule(CallbackBase):
                         else dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     }
                 )
-        play_vars = play.get_vars() or {}
         report = {
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "revision": str(play_vars.get("awx_project_revision") or repository_revision(root)),
@@ -587,16 +628,6 @@ class CallbackModule(CallbackBase):
                 for c in catalog["controls"]
             ],
         }
-        extra_vars = getattr(variables, "extra_vars", {}) or {}
-        base = Path(
-            str(
-                extra_vars.get("ereje_audit_report_dir")
-                or play_vars.get("ereje_audit_report_dir")
-                or root / "reports"
-            )
-        )
-        if not base.is_absolute():
-            base = root / base
         target = write_report(report, base)
         counts = report["summary"]
         self._display.display(

@@ -13,9 +13,11 @@ from ereje_audit import (
     equipment_entry,
     evaluate,
     find_waiver,
+    previous_audit,
     render_csv,
     render_html,
     render_junit,
+    report_event,
     summarise,
     write_report,
 )
@@ -281,3 +283,24 @@ def test_equipment_register_line_from_facts():
     page = render_html(REPORT | {"register": {"web": entry}})
     assert "Жабдықтар тізілімі · Реестр оборудования · Register of IT equipment" in page
     assert "web.ereje.test" in page
+
+
+def test_the_report_control_states_the_previous_report_and_fails_past_the_period(tmp_path):
+    """ATU-8.7-a: what the report says of the series it belongs to; never a pass made up."""
+    current = dt.datetime(2026, 12, 2, 0, 30, tzinfo=dt.UTC)
+    first = report_event(previous_audit(tmp_path), current, 92)
+    assert first["status"] == "ok"
+    assert (
+        first["detail"]
+        == "this report 2026-12-02T00:30+00:00; no earlier report kept: the first of the series"
+    )
+    kept = tmp_path / "audit-20261101T000000+0000"
+    kept.mkdir()
+    (kept / "report.json").write_text(json.dumps({"generated_at": "2026-11-01T00:00:00+00:00"}))
+    (tmp_path / "latest").symlink_to(kept.name)
+    monthly = report_event(previous_audit(tmp_path), current, 92)
+    assert monthly["status"] == "ok"
+    assert "previous report 2026-11-01T00:00+00:00, 31.0 day(s) before (period 92 days)" in monthly["detail"]
+    late = report_event(previous_audit(tmp_path), current, 30)
+    assert late["status"] == "failed"
+    assert late["detail"].endswith("went unreported for longer than the period")
