@@ -18,6 +18,9 @@ packages=(
 # and every Molecule scenario do not download and unpack them again on each host: about a
 # third of a scenario's time. Their units are disabled in the image; each role enables and
 # starts what its host runs, exactly as it does on a real host where it installs them.
+# fail2ban is the baseline's (every host), but here so that it does not start with Debian's
+# default jail when a container boots: the baseline configures it, then starts it.
+# python3-systemd (only recommended by fail2ban) lets it read sshd's events from the journal.
 service_packages=(
   clamav clamav-daemon clamav-freshclam clamdscan
   borgbackup borgmatic
@@ -27,6 +30,7 @@ service_packages=(
   ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin
   nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring mariadb-server mariadb-client
   python3-pymysql gzip
+  fail2ban python3-systemd
 )
 # Clients the Molecule scenarios use on the hosts (DNS, LDAP, PAM, archive makers for the
 # mail corpus).

@@ -18,7 +18,9 @@ import pytest
 from conftest import COLLECTOR, NODE
 from support import molecule
 
-ADMIN = "ereje-admin"
+ADMIN = "ereje-admin"  # automation: true, as the account Ansible connects as
+PERSON = "aigerim"  # a person: sudo asks for the password whose hash molecule.yml gives
+PERSON_PASSWORD = "Molecule-Sudo-Pw-7"
 SSH_OPTIONS = [
     "-o",
     "StrictHostKeyChecking=no",
@@ -58,6 +60,45 @@ def test_admin_logs_in_with_key_and_uses_sudo(node_ip, admin_key):
     result = ssh(node_ip, ADMIN, key=admin_key, command="sudo -n id -u")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
+
+
+def test_a_persons_key_alone_does_not_give_root(node_ip, admin_key):
+    """ATU-5.13-a: sudo asks a person for their password (a stolen key alone does not give root; a
+    wrong password is refused, the right one works); the automation account goes without."""
+    no_password = ssh(node_ip, PERSON, key=admin_key, command="sudo -n id -u")
+    assert no_password.returncode != 0, no_password.stdout
+    assert "a password is required" in no_password.stderr, no_password.stderr
+    wrong = ssh(node_ip, PERSON, key=admin_key, command="echo not-the-password | sudo -S -p '' id -u")
+    assert wrong.returncode != 0, wrong.stdout
+    assert "incorrect password" in wrong.stderr, wrong.stderr
+    right = ssh(node_ip, PERSON, key=admin_key, command=f"echo {PERSON_PASSWORD} | sudo -S -p '' id -u")
+    assert right.returncode == 0, right.stderr
+    assert right.stdout.strip() == "0"
+    automation = ssh(node_ip, ADMIN, key=admin_key, command="sudo -n id -u")
+    assert automation.returncode == 0, automation.stderr
+    assert automation.stdout.strip() == "0"
+
+
+def test_sudo_use_reaches_the_collector_and_sessions_are_recorded(node, collector, node_ip, admin_key):
+    """ATU-5.18-a, ATU-5.13-a: a command run with sudo is logged with the administrator's name and
+    reaches the collector, and so does a refused one; a person's session is recorded on the host
+    (sudoreplay)."""
+    token = f"ereje-sudo-{uuid.uuid4()}"
+    refused = ssh(node_ip, PERSON, key=admin_key, command=f"sudo -n /bin/echo {token}-refused")
+    assert refused.returncode != 0
+    sudo = f"echo {PERSON_PASSWORD} | sudo -S -p '' /bin/echo {token}"
+    done = ssh(node_ip, PERSON, key=admin_key, command=sudo)
+    assert done.returncode == 0, done.stderr
+    remote = f"/var/log/remote/{NODE}"
+    for command in (f"/bin/echo {token}-refused", f"/bin/echo {token}"):
+        probe = f"grep -rqF 'COMMAND={command}' {remote}"
+        assert molecule.wait_for(lambda p=probe: collector.run(p).rc == 0, timeout=60), (
+            f"sudo's log of '{command}' did not reach the collector"
+        )
+    line = collector.check_output(f"grep -rhF 'COMMAND=/bin/echo {token}' {remote} | grep -vF refused")
+    assert f"{PERSON} : " in line and "USER=root" in line, line
+    recordings = node.check_output(f"sudoreplay -l user {PERSON}")
+    assert f"/bin/echo {token}" in recordings, recordings
 
 
 def test_password_login_is_rejected(node, node_ip, tmp_path):
@@ -134,6 +175,44 @@ def test_weak_ssh_algorithms_are_refused(node_ip, admin_key, weak):
     result = ssh(node_ip, ADMIN, *weak, key=admin_key)
     assert result.returncode == 255
     assert "no matching" in result.stderr, result.stderr
+
+
+def test_ssh_brute_force_is_banned_but_not_the_admin_network(node, collector, node_ip, admin_key):
+    """ATU-2.4.2-a: an address that keeps failing to log in over SSH is banned: after a burst of
+    logins with a wrong key (as root, as guessed names) from the collector, its address is in
+    fail2ban's nftables set, stays there when the baseline's ruleset is reloaded, and its next
+    connection to SSH is refused. The controller (baseline_ssh_ban_ignore, the admin network)
+    fails as often and still logs in."""
+    attacker = molecule.address(COLLECTOR)
+    key = "/root/ereje-attacker-key"
+    collector.run_test(f"rm -f {key} {key}.pub && ssh-keygen -q -t ed25519 -N '' -f {key}")
+    options = " ".join([*SSH_OPTIONS, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key])
+    # -w: 10.89.1.1 is not 10.89.1.14.
+    ban_set = "nft list set inet f2b-table addr-set-sshd | grep -qwF"
+    banned = f"{ban_set} '{attacker}'"
+    try:
+        for user in ["root", "admin", "ubuntu", "test", "oracle", "postgres", ADMIN, PERSON]:
+            # timeout: a connection open when the ban starts gets no answer and no reset (fail2ban
+            # rejects with ICMP, which TCP ignores once connected), and would wait for minutes.
+            attempt = collector.run(f"timeout 20 ssh {options} {user}@{node_ip} true </dev/null")
+            assert attempt.rc != 0, f"{user} logged in with the attacker's key"
+        assert molecule.wait_for(lambda: node.run(banned).rc == 0, timeout=60), node.run(
+            "fail2ban-client status sshd; nft list table inet f2b-table"
+        ).stdout
+        node.run_test("systemctl reload nftables")
+        assert node.run(banned).rc == 0, "reloading the baseline's ruleset dropped fail2ban's ban"
+        assert collector.run(f"nc -z -w 3 {node_ip} 22").rc != 0, "a banned address still reaches SSH"
+
+        controller = node.check_output("ip route show default").split()[2]
+        for user in ["root", "admin", "ubuntu", "test", "oracle", "postgres", "guest", "pi"]:
+            assert ssh(node_ip, user, key=admin_key).returncode == 255
+        admin = ssh(node_ip, ADMIN, key=admin_key)
+        assert admin.returncode == 0, f"the controller ({controller}) was banned: {admin.stderr}"
+        assert node.run(f"{ban_set} '{controller}'").rc != 0, f"the controller ({controller}) was banned"
+    finally:
+        node.run(f"fail2ban-client set sshd unbanip {attacker}")
+        collector.run(f"rm -f {key} {key}.pub")
+    assert collector.run(f"nc -z -w 3 {node_ip} 22").rc == 0, "the unbanned address still cannot reach SSH"
 
 
 # ---- ATU-5.15-a: default-deny firewall -----------------------------------------------------
