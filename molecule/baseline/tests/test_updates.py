@@ -31,7 +31,9 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
 
     missed, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
     assert recap[NODE]["failed"] == 1, missed.stdout[-3000:]
-    assert "1 security update(s) pending (tzdata) and unattended-upgrade last ran" in flat(missed.stdout)
+    # Ansible 2.19 prints a failed task's result on stderr.
+    said = flat(missed.stdout + missed.stderr)
+    assert "1 security update(s) pending (tzdata) and unattended-upgrade last ran" in said, said[-3000:]
 
     repaired, recap = molecule.run_playbook("converge.yml", "--limit", NODE, "--tags", "ATU-5.17-a")
     assert recap[NODE]["failed"] == 0, repaired.stdout[-3000:]
