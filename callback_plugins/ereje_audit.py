@@ -94,10 +94,6 @@ def trilingual(pair: tuple[str, str, str]) -> str:
 # ---- evaluation (pure functions, unit-tested) ---------------------------------------------------
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def previous_audit(base: Path) -> dt.datetime | None:
     """When the last report kept under ``base`` was made (``latest``), None when there is none."""
     try:

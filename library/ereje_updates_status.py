@@ -172,9 +172,10 @@ def lists_fetched(lists_dir: str) -> datetime | None:
     the files' dates tell how new the mirror's lists are; the directory of partial downloads, which
     every fetch works in, tells when the last fetch ran. The later of the two is the answer.
     """
-    paths = glob.glob(os.path.join(lists_dir, "*Release")) + glob.glob(os.path.join(lists_dir, "partial"))
-    if not glob.glob(os.path.join(lists_dir, "*Release")):
+    releases = glob.glob(os.path.join(lists_dir, "*Release"))
+    if not releases:
         return None
+    paths = releases + glob.glob(os.path.join(lists_dir, "partial"))
     return datetime.fromtimestamp(max(os.stat(path).st_mtime for path in paths), UTC)
 
 
