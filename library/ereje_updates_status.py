@@ -20,7 +20,8 @@ description:
     has not run for O(max_days) days, or never) are installed at once by the same
     C(unattended-upgrade) run the daily timer makes (same origins, blacklist, reboot policy), and
     the host is read and judged again; in check mode that install is reported as a change.
-  - The package lists are never refreshed (the daily apt timer does that), so an audit writes nothing.
+  - The package lists are refreshed (C(apt-get update)) only with O(refresh_lists_after_hours) and
+    only outside check mode, so an audit writes nothing; otherwise the daily apt timer does it.
 version_added: "0.1.0"
 author: Ereje
 options:
@@ -53,6 +54,12 @@ options:
     description: Where apt keeps the package lists.
     type: path
     default: /var/lib/apt/lists
+  refresh_lists_after_hours:
+    description:
+      - Outside check mode, run C(apt-get update) first when the package lists are older than this
+        many hours (or missing). V(0) never refreshes them.
+    type: int
+    default: 0
   install_overdue:
     description: Install overdue security updates with C(unattended-upgrade), then judge again.
     type: bool
@@ -100,6 +107,10 @@ security:
 lists_updated:
   description: When the package lists were last fetched (ISO time), null if there are none.
   type: str
+  returned: always
+lists_refreshed:
+  description: Whether this run fetched the package lists first (O(refresh_lists_after_hours)).
+  type: bool
   returned: always
 last_unattended_upgrade:
   description: Time of the last line unattended-upgrade logged (ISO), null if it never ran.
@@ -262,6 +273,7 @@ def main() -> None:
             "log": {"type": "path", "default": "/var/log/unattended-upgrades/unattended-upgrades.log"},
             "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
             "install_overdue": {"type": "bool", "default": False},
+            "refresh_lists_after_hours": {"type": "int", "default": 0},
             **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,
@@ -276,7 +288,10 @@ def main() -> None:
         )
     if p["max_days"] < 1 or p["max_lists_age_days"] < 1:
         module.fail_json(msg="max_days and max_lists_age_days must be at least 1")
+    if p["refresh_lists_after_hours"] < 0:
+        module.fail_json(msg="refresh_lists_after_hours must be 0 (never) or a number of hours")
     apt_get = module.get_bin_path("apt-get", required=True)
+    refreshed = refresh_lists(module, apt_get, p)
     status = read_status(module, apt_get, p, ends)
     installed = []
     if p["install_overdue"] and overdue(status, p, datetime.now(UTC)):
@@ -302,6 +317,7 @@ def main() -> None:
         if status["last_run"]
         else None,
         release=status["release"],
+        lists_refreshed=refreshed,
     )
     # Not only a status module: it installs what is overdue (the status contract's changed=false
     # holds whenever nothing was overdue, and always in the audit's answer of what it read).
@@ -309,6 +325,20 @@ def main() -> None:
     if problems and p["fail_on_problem"]:
         module.fail_json(**result)
     module.exit_json(**result)
+
+
+def refresh_lists(module: AnsibleModule, apt_get: str, p: dict) -> bool:
+    """apt-get update when the lists are older than refresh_lists_after_hours (never in check mode)."""
+    hours = p["refresh_lists_after_hours"]
+    if not hours or module.check_mode:
+        return False
+    fetched = lists_fetched(p["lists_dir"])
+    if fetched and (datetime.now(UTC) - fetched).total_seconds() < hours * 3600:
+        return False
+    rc, out, err = module.run_command([apt_get, "update", "-qq"], environ_update={"LC_ALL": "C"})
+    if rc != 0:
+        module.fail_json(msg=f"apt-get update failed (rc {rc}): {(err or out).strip()[-2000:]}")
+    return True
 
 
 def read_status(module: AnsibleModule, apt_get: str, p: dict, ends: dict[str, str]) -> dict:

@@ -53,6 +53,14 @@ def test_result_of_exit_codes():
     assert scan.result_of(2, []) == "error"
 
 
+def test_sockets_named_by_clamd_do_not_fail_the_scan():
+    """A mail gateway's postfwd socket in /var/tmp made every scheduled scan fail (exit 2)."""
+    socket_only = ["WARNING: /var/tmp/postfwd2-cache.socket: Not supported file type"]
+    assert scan.result_of(2, [], socket_only) == "clean"
+    assert scan.result_of(2, [], [*socket_only, "ERROR: Could not connect to clamd"]) == "error"
+    assert scan.result_of(2, [], []) == "error"
+
+
 def test_state_is_written_atomically_and_private(tmp_path):
     state = tmp_path / "state" / "last-scan.json"
     scan.write_state(str(state), {"result": "clean"})

@@ -120,3 +120,46 @@ def test_only_overdue_security_updates_are_installed_at_once():
     assert m.overdue(status(["tzdata"], last_run=datetime(2026, 11, 20, tzinfo=UTC)), PARAMS, NOW)
     assert m.overdue(status(["tzdata"]), PARAMS, NOW)  # never ran
     assert not m.overdue(status([], pending=[{"package": "vim-common"}]), PARAMS, NOW)  # not security
+
+
+class FakeModule:
+    """What refresh_lists uses of AnsibleModule: check mode, run_command, fail_json."""
+
+    def __init__(self, check_mode=False, rc=0):
+        self.check_mode, self.rc, self.commands = check_mode, rc, []
+
+    def run_command(self, argv, environ_update=None):
+        self.commands.append(argv)
+        return self.rc, "", "E: the mirror did not answer" if self.rc else ""
+
+    def fail_json(self, **result):
+        raise RuntimeError(result["msg"])
+
+
+def test_lists_are_refreshed_only_when_old_and_never_in_check_mode(tmp_path):
+    (tmp_path / "deb.debian.org_InRelease").write_text("")
+    old = time.time() - 30 * 3600
+    os.utime(tmp_path / "deb.debian.org_InRelease", (old, old))
+    params = {"refresh_lists_after_hours": 24, "lists_dir": str(tmp_path)}
+    module = FakeModule()
+    assert m.refresh_lists(module, "/usr/bin/apt-get", params) is True
+    assert module.commands == [["/usr/bin/apt-get", "update", "-qq"]]
+    audit = FakeModule(check_mode=True)
+    assert m.refresh_lists(audit, "/usr/bin/apt-get", params) is False
+    assert audit.commands == []
+    fresh = FakeModule()
+    assert m.refresh_lists(fresh, "/usr/bin/apt-get", params | {"refresh_lists_after_hours": 48}) is False
+    assert fresh.commands == []
+    never = FakeModule()
+    assert m.refresh_lists(never, "/usr/bin/apt-get", params | {"refresh_lists_after_hours": 0}) is False
+
+
+def test_a_failed_refresh_stops_with_apt_gets_own_words(tmp_path):
+    module = FakeModule(rc=100)
+    params = {"refresh_lists_after_hours": 24, "lists_dir": str(tmp_path)}
+    try:
+        m.refresh_lists(module, "/usr/bin/apt-get", params)
+    except RuntimeError as exc:
+        assert "apt-get update failed (rc 100): E: the mirror did not answer" in str(exc)
+    else:
+        raise AssertionError("a failed apt-get update must fail the task")

@@ -146,6 +146,25 @@ def test_status_reports_daemon_signatures_and_last_scan(server, scheduled_scan):
     assert state["finished"] == scan["finished"]
 
 
+def test_socket_in_a_scanned_path_does_not_fail_the_scan(server, scheduled_scan):
+    """ATU-5.15-c: a socket is no file to scan; the scan stays clean and the host healthy.
+
+    A mail gateway's postfwd keeps its cache socket in /var/tmp: clamd names it "Not supported
+    file type" and clamdscan exits 2, which made every scheduled scan there fail (and with it
+    the host's health check).
+    """
+    socket_path = f"{SCAN_DIR}/service-{uuid.uuid4().hex[:6]}.socket"
+    server.run_test(f"python3 -c \"import socket; socket.socket(socket.AF_UNIX).bind('{socket_path}')\"")
+    run = server.run("systemctl start ereje-antivirus-scan.service")
+    assert run.rc == 0, run.stderr + server.run("journalctl -u ereje-antivirus-scan --no-pager -n 30").stdout
+    state = json.loads(server.file("/var/lib/ereje-antivirus/last-scan.json").content_string)
+    assert state["result"] == "clean", state
+    assert socket_path in state["not_files"], state
+    ok, answer = status(SERVER, max_signature_age_hours=48, max_scan_age_hours=24)
+    assert ok, answer.get("problems")
+    server.run_test(f"rm -f {socket_path}")
+
+
 def test_stopped_daemon_fails_the_status_check(server):
     """ATU-5.23-a: a host whose antivirus daemon is stopped is detected and reported."""
     server.run_test("systemctl stop clamav-daemon.socket clamav-daemon.service")
