@@ -8,7 +8,12 @@ as a tag, so this callback can attribute each task result to controls:
   that host, and the task name and diff are the evidence;
 - a task that fails (a status module finding stale signatures, a service that is down) fails
   the control, with the module's message as evidence;
-- otherwise the control passes on that host, with the checks that ran as evidence.
+- otherwise the control passes on that host, with the checks that ran as evidence;
+- a control with no result on a host (the host did not answer, or no check of it ran there) is
+  "not checked": never a pass, and a failure under ``ereje_audit_strict``.
+
+A task that fails without a control tag is an error of the audit itself, not a finding against
+some control: it is listed at the top of the report (``errors``) and fails the audit run.
 
 Controls that the catalog marks manual, planned or not applicable are reported as such, and an
 approved waiver (``ereje_waivers``) turns a host's control into "waived" until it expires; an
@@ -49,10 +54,11 @@ DOCUMENTATION = """
       - controls/catalog.yml in the repository
 """
 
-STATUSES = ("pass", "fail", "waived", "manual", "not_applicable")
+STATUSES = ("pass", "fail", "not_checked", "waived", "manual", "not_applicable")
 LABELS = {
     "pass": ("Орындалды", "Выполнено", "Pass"),
     "fail": ("Орындалмады", "Не выполнено", "Fail"),
+    "not_checked": ("Тексерілмеді", "Не проверено", "Not checked"),
     "waived": ("Рұқсат етілген ауытқу", "Исключение", "Waived"),
     "manual": ("Қолмен тексеріледі", "Проверяется вручную", "Manual"),
     "not_applicable": ("Қолданылмайды", "Не применимо", "Not applicable"),
@@ -70,6 +76,7 @@ HEADINGS = {
     "revision": ("Нұсқа", "Ревизия", "Revision"),
     "generated": ("Уақыты", "Время", "Generated"),
     "register": ("Жабдықтар тізілімі", "Реестр оборудования", "Register of IT equipment"),
+    "errors": ("Аудит қателері", "Ошибки аудита", "Errors of the audit itself"),
 }
 MAX_EVIDENCE_LINES = 24
 FACT_ACTIONS = {
@@ -161,15 +168,18 @@ def evaluate(
         }
     elif events:
         checked = [e for e in events if e["status"] == "ok"]
-        evidence = [f"{len(checked)} check(s) in check mode, no drift"]
+        evidence = [f"{len(checked)} check(s), nothing to change"]
         evidence += [f"{e['task']}: {e['detail']}" for e in checked if e["detail"]]
         if status == "partial":
             evidence.append(f"partial control: {control.get('reason', '')}")
         result = {"status": "pass", "evidence": evidence}
     elif host_error:
-        result = {"status": "fail", "evidence": [f"not evaluated: {host_error}"]}
+        result = {"status": "not_checked", "evidence": [f"not checked: {host_error}"]}
     else:
-        result = {"status": "fail", "evidence": ["no task enforcing this control ran on this host"]}
+        result = {
+            "status": "not_checked",
+            "evidence": ["not checked: no check of this control ran on this host"],
+        }
 
     if waiver:
         expires = as_date(waiver.get("expires"))
@@ -221,6 +231,60 @@ def detail_of(result: dict, no_log: bool) -> str:
         if value:
             return str(value).strip()[:1000]
     return ""
+
+
+MAX_OBSERVED_ITEMS = 8
+
+
+def observed(result: dict) -> str:
+    """What a task that found nothing to change looked at, in a few words (issue 16: evidence is
+    what was observed): the file with its owner and mode, the service and its state, the probe's
+    answer. Empty when the result says nothing about it (an assertion, a fact set)."""
+    items = result.get("results")
+    if isinstance(items, list):  # a loop: what each item looked at
+        parts = [text for text in (observed(r) for r in items if isinstance(r, dict)) if text]
+        more = len(parts) - MAX_OBSERVED_ITEMS
+        return "; ".join(parts[:MAX_OBSERVED_ITEMS]) + (f"; and {more} more" if more > 0 else "")
+    for reader in (_observed_stat, _observed_file, _observed_service, _observed_output):
+        text = reader(result)
+        if text:
+            return text
+    return ""
+
+
+def _observed_stat(result: dict) -> str:
+    stat = result.get("stat")
+    if not isinstance(stat, dict):
+        return ""
+    path = stat.get("path", "file")
+    if not stat.get("exists"):
+        return f"{path}: absent"
+    return f"{path}: {stat.get('pw_name', '?')}:{stat.get('gr_name', '?')} {stat.get('mode', '?')}"
+
+
+def _observed_file(result: dict) -> str:
+    path = result.get("dest") or result.get("path")
+    if not isinstance(path, str) or not path:
+        return ""
+    owner = f"{result['owner']}:{result.get('group', '?')}" if result.get("owner") else ""
+    attributes = " ".join(str(a) for a in (owner, result.get("mode"), result.get("state")) if a)
+    return f"{path} ({attributes}) as declared" if attributes else f"{path} as declared"
+
+
+def _observed_service(result: dict) -> str:
+    status = result.get("status")
+    if not isinstance(status, dict) or not result.get("name"):
+        return ""
+    return f"{result['name']}: {status.get('ActiveState', '?')}, {status.get('UnitFileState', '?')}"
+
+
+def _observed_output(result: dict) -> str:
+    stdout = result.get("stdout")
+    if not isinstance(stdout, str) or not stdout.strip():
+        return ""
+    lines = stdout.strip().splitlines()
+    text = " | ".join(line.strip() for line in lines[:3])
+    return text[:240] + (f" (and {len(lines) - 3} more lines)" if len(lines) > 3 else "")
 
 
 def equipment_entry(facts: dict) -> dict[str, str]:
@@ -293,7 +357,8 @@ def render_junit(report: dict) -> str:
             name=host,
             tests=str(len(rows)),
             failures=str(counts["fail"]),
-            skipped=str(len(rows) - counts["pass"] - counts["fail"]),
+            errors=str(counts["not_checked"]),
+            skipped=str(len(rows) - counts["pass"] - counts["fail"] - counts["not_checked"]),
             timestamp=report["generated_at"],
         )
         for row in rows:
@@ -303,10 +368,20 @@ def render_junit(report: dict) -> str:
                 ET.SubElement(
                     case, "failure", message=row["evidence"][0][:200] if row["evidence"] else ""
                 ).text = text
+            elif row["status"] == "not_checked":
+                ET.SubElement(case, "error", message=text[:200]).text = text
             elif row["status"] != "pass":
                 ET.SubElement(case, "skipped", message=f"{row['status']}: {text[:200]}")
             else:
                 ET.SubElement(case, "system-out").text = text
+    errors = report.get("errors") or []
+    if errors:
+        suite = ET.SubElement(
+            suites, "testsuite", name="audit", tests=str(len(errors)), errors=str(len(errors))
+        )
+        for error in errors:
+            case = ET.SubElement(suite, "testcase", classname=error["host"], name=error["task"])
+            ET.SubElement(case, "error", message=error["message"][:200]).text = error["message"]
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
@@ -319,12 +394,31 @@ th,td{border:1px solid #d7dee6;padding:.35rem .5rem;text-align:left;vertical-ali
 th{background:#eef2f6} .s{font-weight:600;white-space:nowrap;border-radius:4px;padding:.1rem .4rem}
 .pass{background:#dff3e4;color:#17622f} .fail{background:#fbe1e1;color:#8f1d1d}
 .waived{background:#fff2cc;color:#7a5600} .manual{background:#e6ecf5;color:#2c4a75}
-.not_applicable{background:#eeeeee;color:#555} th .s{white-space:normal;display:inline-block}
+.not_applicable{background:#eeeeee;color:#555} .not_checked{background:#ffe0c2;color:#7a3300}
+h2.errors{color:#8f1d1d;border-color:#8f1d1d} th .s{white-space:normal;display:inline-block}
 table.summary th,table.summary td{text-align:center} table.summary th:first-child{text-align:left}
 .control{border:1px solid #d7dee6;border-radius:6px;margin:1rem 0;padding:.6rem 1rem}
 .quote{font-style:italic;color:#3b4652;border-left:3px solid #c3ccd6;padding-left:.6rem}
 pre{white-space:pre-wrap;margin:0;font-size:.85rem} details summary{cursor:pointer}
 """
+
+
+def render_errors_html(errors: list[dict]) -> list[str]:
+    """The audit's own errors, first on the page: what could not be checked, and why."""
+    if not errors:
+        return []
+    esc = html.escape
+    out = [
+        f'<h2 class="errors">{esc(trilingual(HEADINGS["errors"]))}</h2>',
+        f"<table><tr><th>{esc(trilingual(HEADINGS['host']))}</th><th>task</th><th>message</th></tr>",
+    ]
+    for error in errors:
+        out.append(
+            f"<tr><td>{esc(error['host'])}</td><td>{esc(error['task'])}</td>"
+            f"<td><pre>{esc(error['message'])}</pre></td></tr>"
+        )
+    out.append("</table>")
+    return out
 
 
 def _badge(status: str) -> str:
@@ -346,6 +440,7 @@ def render_html(report: dict) -> str:
         f'<p class="meta">{esc(trilingual(HEADINGS["generated"]))}: {esc(report["generated_at"])} &nbsp; '
         f"{esc(trilingual(HEADINGS['revision']))}: <code>{esc(report['revision'])}</code> &nbsp; "
         f"inventory: <code>{esc(report['inventory'])}</code></p>",
+        *render_errors_html(report.get("errors") or []),
         f"<h2>{esc(trilingual(HEADINGS['summary']))}</h2>",
         '<table class="summary"><tr><th></th>' + "".join(f"<th>{_badge(s)}</th>" for s in STATUSES) + "</tr>",
         "<tr><th>Σ</th>" + "".join(f"<td>{total[s]}</td>" for s in STATUSES) + "</tr>",
@@ -354,13 +449,15 @@ def render_html(report: dict) -> str:
         counts = summarise([r for r in report["results"] if r["host"] == host])
         out.append(f"<tr><th>{esc(host)}</th>" + "".join(f"<td>{counts[s]}</td>" for s in STATUSES) + "</tr>")
     out.append("</table>")
-    failing = [r for r in report["results"] if r["status"] == "fail"]
-    if failing:
+    for status in ("fail", "not_checked"):
+        listed = [r for r in report["results"] if r["status"] == status]
+        if not listed:
+            continue
         out.append(
-            f"<h2>{_badge('fail')}</h2><table><tr><th>{esc(trilingual(HEADINGS['host']))}</th>"
+            f"<h2>{_badge(status)}</h2><table><tr><th>{esc(trilingual(HEADINGS['host']))}</th>"
             f"<th>{esc(trilingual(HEADINGS['control']))}</th><th>{esc(trilingual(HEADINGS['evidence']))}</th></tr>"
         )
-        for row in failing:
+        for row in listed:
             out.append(
                 f"<tr><td>{esc(row['host'])}</td>"
                 f'<td><a href="#{esc(row["control"])}">{esc(row["control"])}</a>'
@@ -471,6 +568,9 @@ class CallbackModule(CallbackBase):
         self.active = False
         self.events: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         self.host_errors: dict[str, str] = {}
+        # Failed tasks without a control tag and hosts that did not answer: errors of the audit.
+        self.audit_errors: list[dict] = []
+        self.unreachable: set[str] = set()
         self.hosts_seen: set[str] = set()
         self.play = None
         self.written: Path | None = None
@@ -510,13 +610,18 @@ class CallbackModule(CallbackBase):
         task = result.task
         controls = self.control_ids.among(task.tags)
         if status == "failed" and not controls:
-            self.host_errors.setdefault(host, f"host failed at task '{task.get_name()}'")
+            self.host_errors.setdefault(host, f"the audit failed on this host at task '{task.get_name()}'")
+            message = detail_of(result.result, bool(task.no_log)) or "failed"
+            self.audit_errors.append({"host": host, "task": task.get_name(), "message": message})
         if not controls:
             return
-        # Drift and failures explain themselves; of the tasks that pass, only the status modules'
-        # findings (signature age, newest backup ...) are worth showing as evidence.
+        # Drift and failures explain themselves; a status module's finding (signature age, newest
+        # backup ...) is its message; any other passing check shows what it looked at.
         is_status_module = task.action.split(".")[-1].startswith("ereje_")
-        detail = detail_of(result.result, bool(task.no_log)) if status != "ok" or is_status_module else ""
+        if status != "ok" or is_status_module:
+            detail = detail_of(result.result, bool(task.no_log))
+        else:  # what the check looked at and found as declared (nothing of a task that hides secrets)
+            detail = "" if task.no_log or result.result.get("censored") else observed(result.result)
         event = {
             "task": task.get_name(),
             "status": status,
@@ -556,6 +661,10 @@ class CallbackModule(CallbackBase):
             host = result.host.get_name()
             self.hosts_seen.add(host)
             self.host_errors[host] = f"unreachable: {result.result.get('msg', '')}".strip()
+            self.unreachable.add(host)
+            self.audit_errors.append(
+                {"host": host, "task": result.task.get_name(), "message": self.host_errors[host]}
+            )
 
     # Report -------------------------------------------------------------------------------------
     def _write(self, play) -> Path:
@@ -589,7 +698,7 @@ class CallbackModule(CallbackBase):
                 if not applies(control, groups):
                     continue
                 events = self.events[name].get(control["id"], [])
-                if control["id"] == REPORT_CONTROL and name not in self.host_errors:
+                if control["id"] == REPORT_CONTROL and name not in self.unreachable:
                     period = int(host_vars.get("ereje_audit_period_days") or DEFAULT_AUDIT_PERIOD_DAYS)
                     events = [*events, report_event(previous, current, period)]
                 outcome = evaluate(
@@ -617,6 +726,7 @@ class CallbackModule(CallbackBase):
             "revision": str(play_vars.get("awx_project_revision") or repository_revision(root)),
             "inventory": ", ".join(str(s) for s in inventory._sources),
             "summary": summarise(results),
+            "errors": list(self.audit_errors),
             "results": results,
             "register": {h: self.facts[h] for h in sorted(self.facts) if h in {r["host"] for r in results}},
             "controls": [
@@ -629,6 +739,7 @@ class CallbackModule(CallbackBase):
         self._display.display(
             "Audit: "
             + ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES)
+            + (f"; {len(report['errors'])} error(s) of the audit itself" if report["errors"] else "")
             + f"\nReport: {target}/report.html"
         )
         return target

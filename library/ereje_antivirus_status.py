@@ -129,6 +129,7 @@ from datetime import UTC, datetime
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ereje.compliance.plugins.module_utils.dates import as_datetime
+from ansible_collections.ereje.compliance.plugins.module_utils.files import read_text
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, exit_status
 
 DATABASE_SUFFIXES = (
@@ -312,14 +313,6 @@ def read_databases(directory: str) -> list[dict]:
                 entry.update(header)
         databases.append(entry)
     return databases
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def main() -> None:

@@ -133,6 +133,7 @@ from datetime import UTC, date, datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ereje.compliance.plugins.module_utils.files import read_text
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, status_result
 
 # Inst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
@@ -253,14 +254,6 @@ def evidence(status: dict) -> str:
         f"{last_run.isoformat(timespec='minutes') if last_run else 'never'}; {release['name']}, "
         f"supported until {release['support_ends'] or 'unknown'}"
     )
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def main() -> None:

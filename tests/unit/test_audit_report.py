@@ -13,6 +13,7 @@ from ereje_audit import (
     equipment_entry,
     evaluate,
     find_waiver,
+    observed,
     previous_audit,
     render_csv,
     render_html,
@@ -43,7 +44,7 @@ def waiver(expires="2027-03-31", hosts=("web",)):
 def test_no_drift_passes_with_the_number_of_checks():
     result = evaluate(AUTOMATED, [event("ok"), event("ok")], None, None, TODAY)
     assert result["status"] == "pass"
-    assert result["evidence"][0] == "2 check(s) in check mode, no drift"
+    assert result["evidence"][0] == "2 check(s), nothing to change"
 
 
 def test_drift_fails_and_shows_what_would_change():
@@ -89,10 +90,16 @@ def test_a_failed_check_and_the_drift_beside_it_are_both_evidence():
     ]
 
 
-def test_nothing_ran_is_a_failure_not_a_pass():
-    assert evaluate(AUTOMATED, [], None, None, TODAY)["status"] == "fail"
+def test_nothing_ran_is_not_checked_never_a_pass():
+    """Issue 16: no result is made up; a control with no check on a host is "not checked"."""
+    assert evaluate(AUTOMATED, [], None, None, TODAY) == {
+        "status": "not_checked",
+        "evidence": ["not checked: no check of this control ran on this host"],
+    }
     result = evaluate(AUTOMATED, [], "unreachable: timed out", None, TODAY)
-    assert result == {"status": "fail", "evidence": ["not evaluated: unreachable: timed out"]}
+    assert result == {"status": "not_checked", "evidence": ["not checked: unreachable: timed out"]}
+    # A waiver forgives a known failure, not a control nobody looked at.
+    assert evaluate(AUTOMATED, [], None, waiver(), TODAY)["status"] == "not_checked"
 
 
 def test_catalog_statuses_that_are_not_checked():
@@ -183,7 +190,17 @@ REPORT = {
             "evidence": ["editors approve"],
             "checked_at": "t",
         },
+        {
+            "host": "mail",
+            "control": "ATU-5.17-a",
+            "clause": "ATU 5.17",
+            "title": "Updates <daily>",
+            "status": "not_checked",
+            "evidence": ["not checked: the audit failed on this host at task 'Mail | read the policy'"],
+            "checked_at": "t",
+        },
     ],
+    "errors": [{"host": "mail", "task": "Mail | read the policy", "message": "No such file: /etc/postfix/x"}],
     "controls": [
         {
             "id": "ATU-5.13-a",
@@ -215,17 +232,28 @@ REPORT["summary"] = summarise(REPORT["results"])
 
 
 def test_summary_counts_every_status():
-    assert REPORT["summary"] == {"pass": 1, "fail": 1, "waived": 0, "manual": 1, "not_applicable": 0}
+    assert REPORT["summary"] == {
+        "pass": 1,
+        "fail": 1,
+        "not_checked": 1,
+        "waived": 0,
+        "manual": 1,
+        "not_applicable": 0,
+    }
 
 
 def test_junit_has_a_suite_per_host_and_failures():
     root = ET.fromstring(render_junit(REPORT))
     suites = {s.get("name"): s for s in root.iter("testsuite")}
-    assert set(suites) == {"web", "mail"}
+    assert set(suites) == {"web", "mail", "audit"}
     assert suites["web"].get("failures") == "1"
     failure = suites["web"].find("testcase/failure")
     assert "PermitRootLogin yes" in failure.text
     assert suites["mail"].find("testcase/skipped") is not None
+    # Not checked is an error of the run, not a skip a CI dashboard would hide.
+    assert suites["mail"].get("errors") == "1"
+    assert "the audit failed on this host" in suites["mail"].find("testcase/error").text
+    assert suites["audit"].find("testcase/error").text == "No such file: /etc/postfix/x"
 
 
 def test_csv_has_one_row_per_host_and_control():
@@ -234,6 +262,7 @@ def test_csv_has_one_row_per_host_and_control():
         ("web", "ATU-5.17-a", "pass"),
         ("web", "ATU-5.13-a", "fail"),
         ("mail", "KNMU-4-a", "manual"),
+        ("mail", "ATU-5.17-a", "not_checked"),
     ]
     assert rows[0]["revision"] == "abc123"
 
@@ -244,6 +273,10 @@ def test_html_is_trilingual_escaped_and_shows_the_original_text():
     assert "Қызметкерлердің қол жеткізуін шектеу" in page
     assert "Updates &lt;daily&gt;" in page and "<daily>" not in page
     assert page.index("PermitRootLogin yes") < page.index('id="ATU-5.13-a"')  # failures first
+    # The audit's own errors come before everything, and "not checked" is its own status.
+    assert page.index("Аудит қателері · Ошибки аудита · Errors of the audit itself") < page.index("Қорытынды")
+    assert "No such file: /etc/postfix/x" in page
+    assert "Тексерілмеді · Не проверено · Not checked" in page
 
 
 def test_write_report_points_latest_at_the_new_report(tmp_path):
@@ -304,3 +337,25 @@ def test_the_report_control_states_the_previous_report_and_fails_past_the_period
     late = report_event(previous_audit(tmp_path), current, 30)
     assert late["status"] == "failed"
     assert late["detail"].endswith("went unreported for longer than the period")
+
+
+def test_a_passing_check_shows_what_it_looked_at():
+    """Issue 16: evidence is what was observed, not only that nothing would change."""
+    template = {
+        "changed": False,
+        "dest": "/etc/ssh/sshd_config",
+        "owner": "root",
+        "group": "root",
+        "mode": "0600",
+    }
+    assert observed(template) == "/etc/ssh/sshd_config (root:root 0600) as declared"
+    service = {"name": "ssh", "status": {"ActiveState": "active", "UnitFileState": "enabled"}}
+    assert observed(service) == "ssh: active, enabled"
+    probe = {"stdout": "installed openssh-server\ninstalled sudo\ninstalled nftables\ninstalled chrony\n"}
+    assert (
+        observed(probe) == "installed openssh-server | installed sudo | installed nftables (and 1 more lines)"
+    )
+    assert observed({"stat": {"exists": False, "path": "/etc/hosts.equiv"}}) == "/etc/hosts.equiv: absent"
+    loop = {"results": [{"path": f"/etc/cron.d/f{i}", "state": "absent"} for i in range(10)]}
+    assert observed(loop).endswith("/etc/cron.d/f7 (absent) as declared; and 2 more")
+    assert observed({"msg": "All assertions passed"}) == ""

@@ -34,9 +34,12 @@ CHROMIUM = [
 
 
 def failing(report: dict) -> list[str]:
+    """Controls that fail or were not checked, and the audit's own errors: none may hide in a pass."""
     return [
-        f"{r['host']} {r['control']}: {r['evidence'][:2]}" for r in report["results"] if r["status"] == "fail"
-    ]
+        f"{r['host']} {r['control']} {r['status']}: {r['evidence'][:2]}"
+        for r in report["results"]
+        if r["status"] in ("fail", "not_checked")
+    ] + [f"error of the audit on {e['host']} at {e['task']}: {e['message'][:300]}" for e in report["errors"]]
 
 
 def test_audit_after_converge_is_all_pass(audit_after_converge):
