@@ -628,8 +628,16 @@ class CallbackModule(CallbackBase):
             "detail": detail,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+        # A check of several controls that says which of them its problems break (failed_controls)
+        # fails only those; for the others of its tags it is a check that found nothing wrong.
+        named = result.result.get("failed_controls") if status == "failed" else None
         for control in controls:
-            self.events[host][control].append(event)
+            if isinstance(named, list) and named and control not in named:
+                self.events[host][control].append(
+                    event | {"status": "ok", "detail": f"checked; its problems concern {', '.join(named)}"}
+                )
+            else:
+                self.events[host][control].append(event)
 
     def v2_runner_on_ok(self, result):
         if self.active and result.task.action in FACT_ACTIONS:
