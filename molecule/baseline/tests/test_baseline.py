@@ -170,6 +170,31 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
     ],
     ids=["cbc-cipher", "sha1-kex", "sha1-mac", "sha1-rsa-hostkey"],
 )
+def test_match_block_that_weakens_sshd_fails_the_check(node):
+    """ATU-5.13-a, ATU-2.4.2-a: a Match block in a drop-in cannot quietly weaken the SSH policy.
+
+    The policy's settings come before the Include, so a drop-in cannot override them globally;
+    a Match block can, for the users it names. The role asks sshd itself (sshd -T per user), so a
+    check-mode run, as the audit runs it, fails on that host and names the user and the setting.
+    """
+    dropin = "/etc/ssh/sshd_config.d/50-local-exception.conf"
+    node.run_test(f"printf 'Match User ereje-admin\\n  PasswordAuthentication yes\\n' > {dropin}")
+    try:
+        assert "passwordauthentication yes" in node.check_output(
+            "sshd -T -C user=ereje-admin,host=x,addr=198.51.100.7"
+        )
+        result, _ = molecule.run_playbook("converge.yml", "--check", "--limit", NODE)
+        output = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0, output[-3000:]
+        found = "sshd -T for ereje-admin gives passwordauthentication yes"
+        assert f"{found} where the policy says passwordauthentication no" in output, output[-3000:]
+    finally:
+        node.run_test(f"rm -f {dropin}")
+    assert "passwordauthentication no" in node.check_output(
+        "sshd -T -C user=ereje-admin,host=x,addr=198.51.100.7"
+    )
+
+
 def test_weak_ssh_algorithms_are_refused(node_ip, admin_key, weak):
     """ATU-2.4.2-a: a client that insists on a weak algorithm cannot even negotiate."""
     result = ssh(node_ip, ADMIN, *weak, key=admin_key)
