@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -147,6 +148,21 @@ def test_modern_tls_is_accepted_with_the_lab_certificate(web_ip, ca_file, option
     assert "Verify return code: 0 (ok)" in result.stdout
 
 
+def test_production_default_refuses_https_without_the_universitys_certificate(web):
+    """KTBU-11.2-c: by default no CA key lives on the web host: the role wants the certificate and key
+    from the university's CA and stops, naming both files, when they are not there."""
+    settings = {
+        "web_host_tls_private_ca": False,
+        "web_host_tls_certificate": "/etc/ssl/univ/www.crt",
+        "web_host_tls_private_key": "/etc/ssl/univ/www.key",
+    }
+    result = playbook("converge.yml", "--check", "--tags", "KTBU-11.2-c", "-e", json.dumps(settings))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "/etc/ssl/univ/www.crt and /etc/ssl/univ/www.key missing on" in output, output[-3000:]
+    assert not web.file("/etc/ssl/univ").exists
+
+
 def test_http_redirects_to_https(web_ip):
     """KTBU-11.2-c: plain HTTP only redirects to HTTPS."""
     status, headers, _ = request(web_ip, "/kk/about?x=1", port=80)
@@ -263,6 +279,29 @@ def test_a_script_dropped_in_uploads_never_runs(web, web_ip, ca_file):
         assert "RAN:42" not in dropped
     finally:
         web.run("rm -f %s/shell.php %s/shell.PhP %s/shell.phtml %s/shell.phar %s/note.txt", *[uploads] * 5)
+
+
+def test_code_injected_into_the_site_cannot_run_programs(web):
+    """KTBU-11.2-c: the attack: code injected into released code (a vulnerable plugin, an editor's
+    account) tries to run a command. The site's pool has no function that runs one; the same
+    script run by the PHP command line, which has them, shows the check can see a command run."""
+    release = web.check_output("readlink -f /srv/www/ereje/current")
+    script = f"{release}/probe-{uuid.uuid4().hex[:8]}.php"
+    attempt = (
+        "<?php foreach (['system', 'exec', 'shell_exec', 'passthru', 'proc_open', 'popen', 'putenv'] as $f)"
+        " { echo $f, '=', function_exists($f) ? 'yes' : 'no', ' '; }"
+        " echo 'ran:', function_exists('shell_exec') ? shell_exec('id -un') : 'nothing';"
+    )
+    web.run("sh -c %s %s", f"printf '%s' \"$0\" > {script}", attempt)
+    try:
+        answer = fastcgi(web, script, "/probe.php")
+        for function in ("system", "exec", "shell_exec", "passthru", "proc_open", "popen", "putenv"):
+            assert f"{function}=no" in answer, answer[:500]
+        assert "ran:nothing" in answer and "ereje-site" not in answer, answer[:500]
+        cli = web.check_output(f"runuser -u ereje-site -- php {script}")
+        assert "shell_exec=yes" in cli and "ran:ereje-site" in cli, cli
+    finally:
+        web.run(f"rm -f {script}")
 
 
 # ---- ATU-5.15-b: rate limits ------------------------------------------------------------------
