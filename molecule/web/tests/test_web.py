@@ -304,6 +304,28 @@ def test_code_injected_into_the_site_cannot_run_programs(web):
         web.run(f"rm -f {script}")
 
 
+def test_an_uploaded_script_or_page_is_never_served_as_one(web, web_ip, ca_file):
+    """KTBU-11.2-c: the attack on the Content-Security-Policy: an uploaded .js (or .html, .svg) is
+    same-origin, so script-src 'self' would let injected markup load it. Uploads keep only their own
+    safe types; these come as application/octet-stream with nosniff, which no browser runs."""
+    uploads = "/srv/www/ereje/shared/uploads"
+    files = {"steal.js": "fetch('/admin/')", "page.html": "<script>alert(1)</script>", "logo.svg": "<svg/>"}
+    for name, content in files.items():
+        web.run("runuser -u ereje-site -- sh -c %s %s", f"printf '%s' \"$0\" > {uploads}/{name}", content)
+    web.run("runuser -u ereje-site -- sh -c %s", f"printf 'PNG' > {uploads}/photo.png")
+    try:
+        for name, content in files.items():
+            status, headers, body = request(web_ip, f"/uploads/{name}", ca_file)
+            assert (status, body) == (200, content), (name, status, body[:200])
+            assert headers["content-type"] == "application/octet-stream", (name, headers)
+            assert headers["x-content-type-options"] == "nosniff", (name, headers)
+        # A photo keeps its type, so the site's own pages still show uploaded images.
+        status, headers, _ = request(web_ip, "/uploads/photo.png", ca_file)
+        assert (status, headers["content-type"]) == (200, "image/png")
+    finally:
+        web.run(f"rm -f {uploads}/steal.js {uploads}/page.html {uploads}/logo.svg {uploads}/photo.png")
+
+
 # ---- ATU-5.15-b: rate limits ------------------------------------------------------------------
 
 
