@@ -584,10 +584,8 @@ def evidence(fetched: list[dict], baseline: dict) -> str:
     languages = ", ".join(str(lang) for lang in baseline.get("languages", []))
     slowest = max((f["ms"] for f in fetched if isinstance(f.get("ms"), (int, float))), default=None)
     pages = len({f["page"] for f in fetched})
-    return (
-        f"{len(fetched)} page(s) fetched ({pages} page(s) in {languages}), every mandatory item found"
-        + (f"; slowest answer {slowest} ms" if slowest is not None else "")
-    )
+    text = f"{len(fetched)} page(s) fetched ({pages} page(s) in {languages}), every mandatory item found"
+    return text + (f"; slowest answer {slowest} ms" if slowest is not None else "")
 
 
 if __name__ == "__main__":
