@@ -159,17 +159,6 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
 # ---- ATU-2.4.2-a: modern SSH only ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "weak",
-    [
-        ("-o", "Ciphers=aes128-cbc"),
-        ("-o", "KexAlgorithms=diffie-hellman-group14-sha1"),
-        # An AEAD cipher needs no MAC, so a CTR cipher makes the MAC count.
-        ("-o", "Ciphers=aes128-ctr", "-o", "MACs=hmac-sha1"),
-        ("-o", "HostKeyAlgorithms=ssh-rsa"),
-    ],
-    ids=["cbc-cipher", "sha1-kex", "sha1-mac", "sha1-rsa-hostkey"],
-)
 def test_match_block_that_weakens_sshd_fails_the_check(node):
     """ATU-5.13-a, ATU-2.4.2-a: a Match block in a drop-in cannot quietly weaken the SSH policy.
 
@@ -195,6 +184,17 @@ def test_match_block_that_weakens_sshd_fails_the_check(node):
     )
 
 
+@pytest.mark.parametrize(
+    "weak",
+    [
+        ("-o", "Ciphers=aes128-cbc"),
+        ("-o", "KexAlgorithms=diffie-hellman-group14-sha1"),
+        # An AEAD cipher needs no MAC, so a CTR cipher makes the MAC count.
+        ("-o", "Ciphers=aes128-ctr", "-o", "MACs=hmac-sha1"),
+        ("-o", "HostKeyAlgorithms=ssh-rsa"),
+    ],
+    ids=["cbc-cipher", "sha1-kex", "sha1-mac", "sha1-rsa-hostkey"],
+)
 def test_weak_ssh_algorithms_are_refused(node_ip, admin_key, weak):
     """ATU-2.4.2-a: a client that insists on a weak algorithm cannot even negotiate."""
     result = ssh(node_ip, ADMIN, *weak, key=admin_key)
