@@ -13,21 +13,19 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 use_venv
 cd "$EREJE_ROOT"
 
-calc() { python3 -c "print(round($1, 2))"; }
-seconds() { local start=$EPOCHREALTIME; "$@" >/dev/null; calc "$EPOCHREALTIME - $start"; }
 
 ansible-playbook playbooks/lab.yml -e lab_state=absent >/dev/null
-create=$(seconds ansible-playbook playbooks/lab.yml)
-first=$(seconds ansible-playbook playbooks/site.yml)
-noop=$(seconds ansible-playbook playbooks/site.yml)
+create=$(bench_seconds ansible-playbook playbooks/lab.yml)
+first=$(bench_seconds ansible-playbook playbooks/site.yml)
+noop=$(bench_seconds ansible-playbook playbooks/site.yml)
 # The same no-op under Ansible's own strategy: what Mitogen (ansible.cfg) saves, in this run.
 noop_linear=0
 if [ "${BENCH_LINEAR:-1}" != 0 ]; then
-  noop_linear=$(ANSIBLE_STRATEGY=linear seconds ansible-playbook playbooks/site.yml)
+  noop_linear=$(ANSIBLE_STRATEGY=linear bench_seconds ansible-playbook playbooks/site.yml)
 fi
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
-audit=$(seconds ansible-playbook playbooks/audit.yml --check -e ereje_audit_report_dir="$reports")
+audit=$(bench_seconds ansible-playbook playbooks/audit.yml --check -e ereje_audit_report_dir="$reports")
 results=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r["results"]), r["summary"].get("fail", 0), r["summary"].get("not_checked", 0), len(r.get("errors", [])))' "$reports/latest/report.json")
 hosts=$(ansible-inventory --list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["_meta"]["hostvars"]))')
 
@@ -35,10 +33,10 @@ printf 'hosts                    %8d\n' "$hosts"
 printf 'lab creation (s)         %8.1f\n' "$create"
 printf 'first converge (s)       %8.1f\n' "$first"
 printf 'no-op re-run (s)         %8.1f\n' "$noop"
-printf 'no-op / first            %8.2f\n' "$(calc "$noop / $first")"
+printf 'no-op / first            %8.2f\n' "$(bench_calc "$noop / $first")"
 if [ "${BENCH_LINEAR:-1}" != 0 ]; then
   printf 'no-op, linear strategy (s) %6.1f\n' "$noop_linear"
-  printf 'no-op Mitogen / linear   %8.2f\n' "$(calc "$noop / $noop_linear")"
+  printf 'no-op Mitogen / linear   %8.2f\n' "$(bench_calc "$noop / $noop_linear")"
 fi
 printf 'full audit (s)           %8.1f\n' "$audit"
 printf 'audit results (host x control, failing, not checked, audit errors) %s\n' "$results"

@@ -20,8 +20,6 @@ trap cleanup EXIT
 cleanup
 work=$(mktemp -d)
 
-calc() { python3 -c "print(round($1, 2))"; }
-seconds() { local start=$EPOCHREALTIME; "$@" >"$work/last.log" 2>&1 || { tail -40 "$work/last.log" >&2; exit 1; }; calc "$EPOCHREALTIME - $start"; }
 
 podman network create "$net" >/dev/null
 podman run -d --name "$name" --hostname dc1 --network "$net" --cap-add NET_ADMIN --cap-add SYS_ADMIN \
@@ -66,10 +64,10 @@ with open(sys.argv[1], "w") as out:
 PY
 
 run() { ansible-playbook -i "$work/inventory.yml" "$work/site.yml" "$@"; }
-provision=$(seconds run)
-noop=$(seconds run)
-users_first=$(seconds run -e "@$work/users.yml" --tags accounts)
-users_noop=$(seconds run -e "@$work/users.yml" --tags accounts)
+provision=$(bench_seconds run)
+noop=$(bench_seconds run)
+users_first=$(bench_seconds run -e "@$work/users.yml" --tags accounts)
+users_noop=$(bench_seconds run -e "@$work/users.yml" --tags accounts)
 
 printf 'provision from bare container (s)   %8.1f\n' "$provision"
 printf 'no-op re-run (s)                    %8.1f\n' "$noop"

@@ -12,8 +12,6 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 use_venv
 cd "$EREJE_ROOT"
 
-calc() { python3 -c "print(round($1, 3))"; }
-seconds() { local start=$EPOCHREALTIME; "$@" >/dev/null; calc "$EPOCHREALTIME - $start"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tasks=30
@@ -34,10 +32,10 @@ printf 'hosts %d, tasks per playbook %d\n' "$hosts" "$tasks"
 printf '%-8s %-15s %9s %14s\n' kind strategy seconds "s/host-task"
 for kind in assert command; do
   for strategy in mitogen_linear linear; do
-    s=$(ANSIBLE_STRATEGY=$strategy seconds ansible-playbook "$work/$kind.yml")
-    printf '%-8s %-15s %9s %14s\n' "$kind" "$strategy" "$s" "$(calc "$s / ($hosts * $tasks)")"
+    s=$(ANSIBLE_STRATEGY=$strategy bench_seconds ansible-playbook "$work/$kind.yml")
+    printf '%-8s %-15s %9s %14s\n' "$kind" "$strategy" "$s" "$(bench_calc "$s / ($hosts * $tasks)" 3)"
     eval "t_${kind}_${strategy}=$s"
   done
 done
 printf 'Mitogen/linear: assert %s, command %s\n' \
-  "$(calc "$t_assert_mitogen_linear / $t_assert_linear")" "$(calc "$t_command_mitogen_linear / $t_command_linear")"
+  "$(bench_calc "$t_assert_mitogen_linear / $t_assert_linear" 3)" "$(bench_calc "$t_command_mitogen_linear / $t_command_linear" 3)"

@@ -48,3 +48,15 @@ use_venv() {
   . "$EREJE_VENV/bin/activate"
   export ANSIBLE_CONFIG="$EREJE_ROOT/ansible.cfg"
 }
+
+# Benchmarks (bench/*.sh): arithmetic on the figures, rounded (2 decimals unless told), and the
+# seconds a command takes. The command's output is kept aside and shown (its last 40 lines) only
+# when it fails, which stops the benchmark.
+bench_calc() { python3 -c "print(round($1, ${2:-2}))"; }
+bench_seconds() {
+  local start=$EPOCHREALTIME out
+  out=$(mktemp)
+  "$@" >"$out" 2>&1 || { tail -40 "$out" >&2; rm -f "$out"; return 1; }
+  rm -f "$out"
+  bench_calc "$EPOCHREALTIME - $start"
+}
