@@ -4,6 +4,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")
 
@@ -37,3 +39,37 @@ def test_no_private_keys_are_committed():
         if p.stat().st_size < 1_000_000 and PRIVATE_KEY.search(p.read_text(errors="replace"))
     ]
     assert not found, f"private keys in the repository: {found}"
+
+
+def _commands(node):
+    """Every command or shell module call in a parsed task file, at any depth (blocks included)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _commands(item)
+    elif isinstance(node, dict):
+        for key in ("ansible.builtin.command", "ansible.builtin.shell", "command", "shell"):
+            if key in node:
+                yield node.get("name", "?"), node[key]
+        for key in ("block", "rescue", "always"):
+            yield from _commands(node.get(key))
+
+
+SECRET_VARIABLE = re.compile(r"\{\{[^}]*(password|passphrase|secret)[^}]*\}\}", re.IGNORECASE)
+
+
+def test_no_secret_is_put_in_a_command_line():
+    """A secret in a command's arguments is in the process list, which every local user can read:
+    secrets go in on standard input (stdin:) or in the environment (environment:), never in argv,
+    cmd or a shell line."""
+
+    found = []
+    for path in sorted(ROOT.glob("roles/*/tasks/*.yml")):
+        for name, call in _commands(yaml.safe_load(path.read_text())):
+            line = (
+                call
+                if isinstance(call, str)
+                else " ".join(map(str, call.get("argv", []))) + str(call.get("cmd", ""))
+            )
+            if SECRET_VARIABLE.search(line):
+                found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not found, f"secrets in command lines: {found}"

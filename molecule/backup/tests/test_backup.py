@@ -149,12 +149,15 @@ def test_client_key_reaches_only_its_own_repository(web):
     )
     assert other.rc != 0
     assert "not allowed" in other.stderr
+    # -v: the key is accepted (so a refused login cannot pass for a refused shell); the forced
+    # command runs borg serve instead of `id`, which prints nothing.
     shell = web.run(
-        "ssh -i /etc/ereje-backup/id_ed25519 -o BatchMode=yes "
+        "ssh -v -i /etc/ereje-backup/id_ed25519 -o BatchMode=yes "
         "-o UserKnownHostsFile=/etc/ereje-backup/known_hosts "
         f"borg@{SERVER} id </dev/null"
     )
-    assert "uid=" not in shell.stdout
+    assert "Authenticated to" in shell.stderr, shell.stderr[-2000:]
+    assert "uid=" not in shell.stdout, shell.stdout
 
 
 def test_repository_is_encrypted_and_its_key_escrowed(web, server):
