@@ -297,6 +297,47 @@ def test_clamd_reaches_no_signing_key_release_socket_or_quarantine(gw):
     )
 
 
+GUESSER = """
+import smtplib, ssl, sys, time
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+for attempt in range(30):  # until the ban: fail2ban reads the journal within seconds
+    try:
+        with smtplib.SMTP(sys.argv[1], 587, timeout=10) as smtp:
+            smtp.starttls(context=context)
+            try:
+                smtp.login("staff1", f"not-the-password-{attempt}")
+                print("logged in")
+            except smtplib.SMTPAuthenticationError as refused:
+                print("refused", refused.smtp_code)
+        time.sleep(1)
+    except ConnectionRefusedError:
+        print("no connection: refused")
+        break
+    except OSError as error:  # a connection open when the ban starts gets no answer at all
+        print("cut off:", type(error).__name__)
+"""
+
+
+def test_password_guessing_on_submission_is_banned(gw, gw_ip):
+    """YU-1.3.2-c: an address that keeps failing to log in on submission is banned from port 587:
+    the mailbox host plays the guesser, is told 535 for each wrong password, then its connections
+    to 587 are refused and its address is in fail2ban's set; mail on port 25 from it is still
+    taken. The controller, which guessed nothing, goes on submitting (the other tests)."""
+    guesser = molecule.address(MBOX)
+    banned = f"nft list set inet f2b-table addr-set-postfix-sasl | grep -qwF '{guesser}'"
+    try:
+        said = pexec(MBOX, f"python3 - {gw_ip}", data=GUESSER.encode()).decode()
+        assert "logged in" not in said, said
+        assert "refused 535" in said and "no connection: refused" in said, said
+        assert gw.run(banned).rc == 0, gw.run("fail2ban-client status postfix-sasl").stdout
+        smtp = f"python3 -c 'import socket; socket.create_connection((\"{gw_ip}\", 25), 5).close()'"
+        pexec(MBOX, smtp)  # fails the test (AssertionError) when port 25 refuses the banned address too
+    finally:
+        gw.run(f"fail2ban-client set postfix-sasl unbanip {guesser}")
+
+
 # ---- YU-1.3.2-d: mass mailing ------------------------------------------------------------------
 
 
