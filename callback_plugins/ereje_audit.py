@@ -220,8 +220,20 @@ def diff_text(diff: object) -> str:
 
 
 def detail_of(result: dict, no_log: bool) -> str:
+    """What a drifting or failing check found: its diff, its message, else what it observed (a
+    service found stopped: its state). A loop: the items that drifted or failed, not Ansible's
+    "All items completed"."""
     if no_log or result.get("censored"):
         return "(details hidden: the task handles secrets)"
+    items = result.get("results")
+    if isinstance(items, list):
+        parts = [
+            detail_of(item, False)
+            for item in items
+            if isinstance(item, dict) and (item.get("changed") or item.get("failed"))
+        ]
+        if any(parts):
+            return "; ".join(part for part in parts if part)[:1000]
     if result.get("diff"):
         text = diff_text(result["diff"])
         if text:
@@ -230,7 +242,7 @@ def detail_of(result: dict, no_log: bool) -> str:
         value = result.get(key)
         if value:
             return str(value).strip()[:1000]
-    return ""
+    return observed(result)
 
 
 MAX_OBSERVED_ITEMS = 8
@@ -620,6 +632,11 @@ class CallbackModule(CallbackBase):
         is_status_module = task.action.split(".")[-1].startswith("ereje_")
         if status != "ok" or is_status_module:
             detail = detail_of(result.result, bool(task.no_log))
+            # A file that would be created shows no name in its diff ("--- before"): name it.
+            args = result.task_fields.get("args") or {}
+            path = args.get("dest") or args.get("path") if isinstance(args, dict) else None
+            if status == "changed" and isinstance(path, str) and path and path not in detail:
+                detail = f"{path}: {detail}" if detail else path
         else:  # what the check looked at and found as declared (nothing of a task that hides secrets)
             detail = "" if task.no_log or result.result.get("censored") else observed(result.result)
         event = {

@@ -102,6 +102,31 @@ def test_control_is_well_formed(control):
         assert isinstance(control.get("issue"), int), f"{control['id']}: planned for which issue?"
 
 
+# The lab's hosts a break can be made on (inventories/lab/hosts.yml).
+LAB_HOSTS = {"dc1", "dc2", "mail", "mailbox", "web", "backup", "ws1"}
+
+
+@pytest.mark.parametrize("control", [c for c in CATALOG["controls"] if "break" in c], ids=lambda c: c["id"])
+def test_a_break_is_a_change_on_a_lab_host_that_an_implemented_control_must_catch(control):
+    """ComplianceAsCode's .fail.sh beside .pass.sh: a break is a concrete change made by hand on a lab
+    host, the words its evidence must show, and the other controls whose own checks read the same
+    broken thing; molecule/lab/tests/test_audit.py makes every break and audits once."""
+    change = control["break"]
+    assert control["status"] in IMPLEMENTED, f"{control['id']}: only an implemented control can be broken"
+    assert set(change) <= {"host", "do", "evidence", "also_fails"}, (
+        f"{control['id']}: unknown keys {set(change)}"
+    )
+    assert change.get("host") in LAB_HOSTS, f"{control['id']}: break on which lab host?"
+    assert isinstance(change.get("do"), str) and change["do"].strip(), (
+        f"{control['id']}: what does the break do?"
+    )
+    assert isinstance(change.get("evidence"), str) and change["evidence"], (
+        f"{control['id']}: what must it show?"
+    )
+    for other in change.get("also_fails", []):
+        assert other in CONTROLS and CONTROLS[other]["status"] in IMPLEMENTED, f"{control['id']}: {other}?"
+
+
 def test_every_control_shaped_tag_is_a_known_control():
     unknown = {
         tag: files

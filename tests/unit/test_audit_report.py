@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from ereje_audit import (
     applies,
+    detail_of,
     diff_text,
     equipment_entry,
     evaluate,
@@ -359,3 +360,29 @@ def test_a_passing_check_shows_what_it_looked_at():
     loop = {"results": [{"path": f"/etc/cron.d/f{i}", "state": "absent"} for i in range(10)]}
     assert observed(loop).endswith("/etc/cron.d/f7 (absent) as declared; and 2 more")
     assert observed({"msg": "All assertions passed"}) == ""
+
+
+def test_drift_without_a_diff_says_what_was_found():
+    """Issue 16: a service found stopped is evidence by its state; a loop shows the items that
+    drifted, never Ansible's "All items completed"; a message or a diff still comes first."""
+    stopped = {
+        "changed": True,
+        "name": "clamav-daemon.service",
+        "status": {"ActiveState": "inactive", "UnitFileState": "enabled"},
+    }
+    assert detail_of(stopped, False) == "clamav-daemon.service: inactive, enabled"
+    loop = {
+        "changed": True,
+        "msg": "All items completed",
+        "results": [
+            {
+                "changed": False,
+                "name": "clamav-daemon.socket",
+                "status": {"ActiveState": "active", "UnitFileState": "enabled"},
+            },
+            stopped,
+        ],
+    }
+    assert detail_of(loop, False) == "clamav-daemon.service: inactive, enabled"
+    assert detail_of({"changed": True, "msg": "would restart"}, False) == "would restart"
+    assert detail_of(stopped | {"censored": "hidden"}, False).startswith("(details hidden")

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from conftest import INVENTORY, LAB_HOSTS, ROOT, lab_host, lab_vars, run_audit
 from support import molecule
 
@@ -116,29 +118,43 @@ def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str) -> Non
     assert [p.read_text() for p in status] == ["successful"]
 
 
-def test_hand_made_drift_is_reported_with_evidence_and_site_repairs_it(tmp_path):
-    """ATU-5.23-b: a setting changed by hand fails its control on that host, with the evidence.
+def catalog_breaks(host: str) -> dict[str, dict]:
+    """The breaks the control catalog names for ``host``: {control: {host, do, evidence, also_fails}}."""
+    catalog = yaml.safe_load((ROOT / "controls" / "catalog.yml").read_text())
+    return {c["id"]: c["break"] for c in catalog["controls"] if c.get("break", {}).get("host") == host}
+
+
+def test_each_break_fails_its_control_with_evidence_and_site_repairs_it(tmp_path):
+    """ATU-5.23-b: every break the control catalog names for the workstation (a setting changed by
+    hand, a daemon stopped, a port opened, events no longer forwarded ...) is made at once; one
+    audit then fails each broken control on that host with evidence naming what was broken, and no
+    control that no break concerns.
 
     ATU-8.7-a: the repair and the audit after it run through ansible-runner, AWX's engine, as a
     university that schedules them in AWX runs them: the repository works unchanged as an AWX
     project (site.yml for real, audit.yml, which imports every play of site.yml, in check mode).
     """
     node = lab_host(NODE)
-    node.run_test("sed -i 's/^PermitRootLogin no$/PermitRootLogin yes/' /etc/ssh/sshd_config")
+    breaks = catalog_breaks(NODE)
+    assert breaks, f"the catalog names no break for {NODE}"
+    for control, change in breaks.items():
+        done = node.run(change["do"])
+        assert done.rc == 0, f"{control}: the break {change['do']!r} failed: {done.stderr}"
     drifted, _ = run_audit(molecule.ephemeral_dir() / "audit-drift", "--limit", NODE)
-    row = next(r for r in drifted["results"] if r["host"] == NODE and r["control"] == "ATU-5.13-a")
-    assert row["status"] == "fail"
-    assert "PermitRootLogin yes" in "\n".join(row["evidence"])
-    others = [
-        f
-        for f in failing(drifted)
-        # The same template carries ATU-2.4.2-a (SSH algorithms): it shows the drift too.
-        if not f.startswith((f"{NODE} ATU-5.13-a", f"{NODE} ATU-2.4.2-a"))
-    ]
-    assert not others, others
+    rows = {r["control"]: r for r in drifted["results"] if r["host"] == NODE}
+    expected = set()
+    for control, change in breaks.items():
+        evidence = "\n".join(rows[control]["evidence"])
+        assert rows[control]["status"] == "fail", f"{control} {rows[control]['status']}: {evidence[:600]}"
+        assert change["evidence"] in evidence, f"{control}: {change['evidence']!r} not in {evidence[:1500]}"
+        expected |= {control, *change.get("also_fails", [])}
+    # Nothing else moved: the controls that fail are exactly the broken ones (and those whose own
+    # checks read the same broken thing, which the catalog names beside the break).
+    broken = {c for c, r in rows.items() if r["status"] in ("fail", "not_checked")}
+    assert broken == expected, failing(drifted)
+    assert not drifted["errors"], drifted["errors"]
 
-    run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", "ATU-5.13-a")
-    assert "PermitRootLogin no" in node.file("/etc/ssh/sshd_config").content_string
+    run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", ",".join(sorted(expected)))
 
     reports = molecule.ephemeral_dir() / "audit-repaired"
     run_under_ansible_runner(
