@@ -79,8 +79,8 @@ def test_audit_changes_nothing(audit_after_converge):
         assert " changed=0 " in line, line
 
 
-def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str) -> None:
-    """Run playbooks/<playbook> on NODE through ansible-runner (AWX's engine); it must succeed."""
+def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str, limit: str = NODE) -> None:
+    """Run playbooks/<playbook> on ``limit`` through ansible-runner (AWX's engine); it must succeed."""
     runner = Path(os.environ.get("VIRTUAL_ENV", "/nonexistent")) / "bin" / "ansible-runner"
     runner = str(runner) if runner.exists() else shutil.which("ansible-runner")
     assert runner, "ansible-runner is pinned in requirements.txt"
@@ -103,7 +103,7 @@ def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str) -> Non
             "--inventory",
             str(INVENTORY),
             "--limit",
-            NODE,
+            limit,
             # "=" so that argparse does not read "--check" as an option of its own.
             f"--cmdline={' '.join([*cmdline, *lab_vars()])}",
         ],
@@ -118,50 +118,62 @@ def run_under_ansible_runner(playbook: str, private: Path, *cmdline: str) -> Non
     assert [p.read_text() for p in status] == ["successful"]
 
 
-def catalog_breaks(host: str) -> dict[str, dict]:
-    """The breaks the control catalog names for ``host``: {control: {host, do, evidence, also_fails}}."""
+def catalog_breaks() -> dict[str, dict[str, dict]]:
+    """The breaks the control catalog names, by host: {host: {control: {do, evidence, also_fails}}}."""
     catalog = yaml.safe_load((ROOT / "controls" / "catalog.yml").read_text())
-    return {c["id"]: c["break"] for c in catalog["controls"] if c.get("break", {}).get("host") == host}
+    breaks: dict[str, dict[str, dict]] = {}
+    for control in catalog["controls"]:
+        if "break" in control:
+            breaks.setdefault(control["break"]["host"], {})[control["id"]] = control["break"]
+    return breaks
 
 
 def test_each_break_fails_its_control_with_evidence_and_site_repairs_it(tmp_path):
-    """ATU-5.23-b: every break the control catalog names for the workstation (a setting changed by
-    hand, a daemon stopped, a port opened, events no longer forwarded ...) is made at once; one
-    audit then fails each broken control on that host with evidence naming what was broken, and no
-    control that no break concerns.
+    """ATU-5.23-b: every break the control catalog names (a setting changed by hand, a daemon
+    stopped, a port opened, events no longer forwarded, an extension dropped from the mail filter
+    ...) is made at once; one audit of the broken hosts then fails each broken control on its host
+    with evidence naming what was broken, and no control that no break concerns.
 
     ATU-8.7-a: the repair and the audit after it run through ansible-runner, AWX's engine, as a
     university that schedules them in AWX runs them: the repository works unchanged as an AWX
     project (site.yml for real, audit.yml, which imports every play of site.yml, in check mode).
     """
-    node = lab_host(NODE)
-    breaks = catalog_breaks(NODE)
-    assert breaks, f"the catalog names no break for {NODE}"
-    for control, change in breaks.items():
-        done = node.run(change["do"])
-        assert done.rc == 0, f"{control}: the break {change['do']!r} failed: {done.stderr}"
-    drifted, _ = run_audit(molecule.ephemeral_dir() / "audit-drift", "--limit", NODE)
-    rows = {r["control"]: r for r in drifted["results"] if r["host"] == NODE}
-    expected = set()
-    for control, change in breaks.items():
-        evidence = "\n".join(rows[control]["evidence"])
-        assert rows[control]["status"] == "fail", f"{control} {rows[control]['status']}: {evidence[:600]}"
-        assert change["evidence"] in evidence, f"{control}: {change['evidence']!r} not in {evidence[:1500]}"
-        expected |= {control, *change.get("also_fails", [])}
-    # Nothing else moved: the controls that fail are exactly the broken ones (and those whose own
-    # checks read the same broken thing, which the catalog names beside the break).
-    broken = {c for c, r in rows.items() if r["status"] in ("fail", "not_checked")}
-    assert broken == expected, failing(drifted)
+    breaks = catalog_breaks()
+    assert NODE in breaks, f"the catalog names no break for {NODE}"
+    hosts = ",".join(sorted(breaks))
+    for host, changes in breaks.items():
+        for control, change in changes.items():
+            done = lab_host(host).run(change["do"])
+            assert done.rc == 0, f"{host} {control}: the break {change['do']!r} failed: {done.stderr}"
+    drifted, _ = run_audit(molecule.ephemeral_dir() / "audit-drift", "--limit", hosts)
     assert not drifted["errors"], drifted["errors"]
+    tags = set()
+    for host, changes in breaks.items():
+        rows = {r["control"]: r for r in drifted["results"] if r["host"] == host}
+        expected = set()
+        for control, change in changes.items():
+            evidence = "\n".join(rows[control]["evidence"])
+            assert rows[control]["status"] == "fail", (
+                f"{host} {control} {rows[control]['status']}: {evidence[:600]}"
+            )
+            assert change["evidence"] in evidence, (
+                f"{host} {control}: {change['evidence']!r} not in {evidence[:1500]}"
+            )
+            expected |= {control, *change.get("also_fails", [])}
+        # Nothing else moved: the controls that fail are exactly the broken ones (and those whose
+        # own checks read the same broken thing, which the catalog names beside the break).
+        broken = {c for c, r in rows.items() if r["status"] in ("fail", "not_checked")}
+        assert broken == expected, [f for f in failing(drifted) if f.startswith(f"{host} ")]
+        tags |= expected
 
-    run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", ",".join(sorted(expected)))
+    run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", ",".join(sorted(tags)), limit=hosts)
 
     reports = molecule.ephemeral_dir() / "audit-repaired"
     run_under_ansible_runner(
-        "audit.yml", tmp_path / "audit", "--check", "-e", f"ereje_audit_report_dir={reports}"
+        "audit.yml", tmp_path / "audit", "--check", "-e", f"ereje_audit_report_dir={reports}", limit=hosts
     )
     repaired = json.loads((reports / "latest" / "report.json").read_text())
-    assert NODE in {r["host"] for r in repaired["results"]}
+    assert set(breaks) <= {r["host"] for r in repaired["results"]}
     assert not failing(repaired), failing(repaired)
 
 
