@@ -634,7 +634,7 @@ class CallbackModule(CallbackBase):
             detail = detail_of(result.result, bool(task.no_log))
             # A file that would be created shows no name in its diff ("--- before"): name it.
             args = result.task_fields.get("args") or {}
-            path = args.get("dest") or args.get("path") if isinstance(args, dict) else None
+            path = (args.get("dest") or args.get("path")) if isinstance(args, dict) else None
             if status == "changed" and isinstance(path, str) and path and path not in detail:
                 detail = f"{path}: {detail}" if detail else path
         else:  # what the check looked at and found as declared (nothing of a task that hides secrets)
