@@ -361,6 +361,67 @@ def test_burst_beyond_the_limit_gets_429_while_normal_use_succeeds(web_ip, ca_fi
     assert normal == [200] * 6
 
 
+# ---- ATU-5.15-b: bans ---------------------------------------------------------------------------
+
+CLIENT = "ereje-mol-web-client"
+
+
+def https_answer(client, web_ip: str, path: str) -> tuple[int, str]:
+    """(curl's exit code, HTTP status) of one request from ``client``: exit 7 (could not connect)
+    or 28 (timed out) once fail2ban rejects the client's packets."""
+    r = client.run(f"curl -sk -o /dev/null -w '%{{http_code}}' --max-time 5 https://{web_ip}{path}")
+    return r.rc, r.stdout.strip()
+
+
+def banned(client, web_ip: str) -> bool:
+    return https_answer(client, web_ip, "/kk/")[0] in (7, 28)
+
+
+def test_a_client_that_scans_the_administration_paths_is_banned(web, web_ip, ca_file):
+    """ATU-5.15-b (issue 21 finding 7): a client outside the administration networks asks for /admin/
+    again and again. Each request is refused with 403 until, after web_host_ban_admin_max_retry (5)
+    refusals, fail2ban's ereje-web-admin jail has it: its connections to 443 are refused and its
+    address is in the jail's list. The site still serves the controller meanwhile."""
+    client, client_ip = molecule.host(CLIENT), molecule.address(CLIENT)
+    assert not banned(client, web_ip), "the client is banned before it did anything"
+    answers = []
+    try:
+        deadline = time.monotonic() + 90
+        while not banned(client, web_ip):
+            assert time.monotonic() < deadline, f"never banned after {len(answers)} scans: {answers}"
+            answers.append(https_answer(client, web_ip, "/admin/")[1])
+            time.sleep(0.5)
+        assert answers[:5] == ["403"] * 5, answers
+        jail = web.check_output("fail2ban-client status ereje-web-admin")
+        assert client_ip in jail, jail
+        assert request(web_ip, "/kk/", ca_file)[0] == 200
+    finally:
+        web.run(f"fail2ban-client set ereje-web-admin unbanip {client_ip}")
+    assert not banned(client, web_ip), "unbanned, the client must be served again"
+
+
+def test_a_client_that_floods_the_site_is_banned(web, web_ip, ca_file):
+    """ATU-5.15-b (issue 21 finding 7): one address sends 200 requests, 40 at a time. nginx's limits
+    refuse the excess with 429; once more than web_host_ban_flood_max_retry (50) were refused,
+    fail2ban's ereje-web-flood jail bans the address from 80 and 443. The controller, whose bursts
+    the other tests send, is on the ignore list and still served."""
+    client, client_ip = molecule.host(CLIENT), molecule.address(CLIENT)
+    assert not banned(client, web_ip), "the client is banned before it did anything"
+    try:
+        flood = client.run(
+            f"seq 200 | xargs -P 40 -I@ curl -sk -o /dev/null -w '%{{http_code}}\\n' --max-time 10 "
+            f"'https://{web_ip}/assets/site.css?@'"
+        )
+        codes = flood.stdout.split()
+        assert codes.count("429") > 50, codes
+        assert molecule.wait_for(lambda: banned(client, web_ip), timeout=60), "the flood was never banned"
+        jail = web.check_output("fail2ban-client status ereje-web-flood")
+        assert client_ip in jail, jail
+        assert request(web_ip, "/kk/", ca_file)[0] == 200
+    finally:
+        web.run(f"fail2ban-client set ereje-web-flood unbanip {client_ip}")
+
+
 # ---- KTBU-11.2-d: separated rights ------------------------------------------------------------
 
 
