@@ -238,6 +238,10 @@ def detail_of(result: dict, no_log: bool) -> str:
         text = diff_text(result["diff"])
         if text:
             return text
+    said = result.get("stderr") or result.get("stdout")
+    if result.get("failed") and result.get("rc") not in (None, 0) and said:
+        # A command that failed: what it said and its exit code, not Ansible's "non-zero return code".
+        return f"exit {result['rc']}: {str(said).strip()[-1000:]}"
     for key in ("msg", "stderr"):
         value = result.get(key)
         if value:

@@ -386,3 +386,20 @@ def test_drift_without_a_diff_says_what_was_found():
     assert detail_of(loop, False) == "clamav-daemon.service: inactive, enabled"
     assert detail_of({"changed": True, "msg": "would restart"}, False) == "would restart"
     assert detail_of(stopped | {"censored": "hidden"}, False).startswith("(details hidden")
+
+
+def test_a_failed_command_shows_what_it_said_and_its_exit_code():
+    """Issue 16: the evidence of a probe that failed is the probe's own answer, not Ansible's words."""
+    failed = {
+        "failed": True,
+        "rc": 255,
+        "msg": "non-zero return code",
+        "stdout": "",
+        "stderr": "Sorry but the jail 'ereje-web-flood' does not exist",
+    }
+    assert detail_of(failed, False) == "exit 255: Sorry but the jail 'ereje-web-flood' does not exist"
+    items = [failed | {"item": "ereje-web-flood"}]
+    loop = {"failed": True, "msg": "One or more items failed", "results": items}
+    assert "does not exist" in detail_of(loop, False)
+    # A command that ran but only drifted (or a module without an exit code) keeps its message.
+    assert detail_of({"changed": True, "rc": 0, "stdout": "ok", "msg": "would run"}, False) == "would run"
