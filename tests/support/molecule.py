@@ -81,11 +81,15 @@ def run_playbook(
         # Molecule forces colour; the recap is parsed, so no escape codes.
         env=os.environ | {"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
     )
-    recap = {
+    return result, parse_recap(result.stdout)
+
+
+def parse_recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of an Ansible run's output (without colour codes), per host."""
+    return {
         m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-        for m in RECAP.finditer(result.stdout)
+        for m in RECAP.finditer(output)
     }
-    return result, recap
 
 
 def assert_no_drift(playbook: str = "converge.yml", inventory: str | Path | None = None) -> None:

@@ -42,12 +42,12 @@ def run_lab_playbook(playbook: str, *args: str):
     return molecule.run_playbook(ROOT / "playbooks" / playbook, *lab_vars(), *args, inventory=INVENTORY)
 
 
-def run_audit(report_dir: Path, *args: str) -> tuple[dict, str]:
-    """Run playbooks/audit.yml on the lab; return the JSON report and the output."""
-    result, _ = run_lab_playbook("audit.yml", "--check", "-e", f"ereje_audit_report_dir={report_dir}", *args)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    return json.loads((report_dir / "latest" / "report.json").read_text()), output
+def run_audit(report_dir: Path, *args: str) -> tuple[dict, dict[str, dict[str, int]]]:
+    """Run playbooks/audit.yml on the lab; return the JSON report and the PLAY RECAP per host."""
+    report_var = f"ereje_audit_report_dir={report_dir}"
+    result, recap = run_lab_playbook("audit.yml", "--check", "-e", report_var, *args)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    return json.loads((report_dir / "latest" / "report.json").read_text()), recap
 
 
 def catalog_breaks() -> dict[str, dict[str, dict]]:
@@ -58,6 +58,15 @@ def catalog_breaks() -> dict[str, dict[str, dict]]:
         if "break" in control:
             breaks.setdefault(control["break"]["host"], {})[control["id"]] = control["break"]
     return breaks
+
+
+def broken_controls() -> dict[str, set[str]]:
+    """The controls the catalog's breaks make fail, by host: each broken control and the ones whose
+    own checks read the same broken thing (`also_fails`)."""
+    return {
+        host: {c for name, change in changes.items() for c in (name, *change.get("also_fails", []))}
+        for host, changes in catalog_breaks().items()
+    }
 
 
 @pytest.fixture(scope="session")
