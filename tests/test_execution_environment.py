@@ -51,7 +51,7 @@ def used_collections() -> set[str]:
         used |= {f"{a}.{b}" for a, b in FQCN_KEY.findall(text)}
         used |= {f"{a}.{b}" for a, b, name in FQCN_IN_EXPRESSION.findall(text) if is_plugin(a, b, name)}
     # connection_plugins/ carries the lab and Molecule only (podman): AWX reaches hosts over SSH.
-    for folder in ("library", "filter_plugins", "callback_plugins", "module_utils"):
+    for folder in ("library", "filter_plugins", "callback_plugins", "module_utils", "plugin_utils"):
         for path in (ROOT / folder).glob("*.py"):
             used |= {f"{a}.{b}" for a, b in PYTHON_IMPORT.findall(path.read_text(encoding="utf-8"))}
     cfg = configparser.ConfigParser()

@@ -7,21 +7,25 @@ import json
 from xml.etree import ElementTree as ET
 
 import pytest
-from ereje_audit import (
+
+from ansible_collections.ereje.compliance.plugins.plugin_utils.audit_report import (
+    previous_audit,
+    render_csv,
+    render_html,
+    render_junit,
+    write_report,
+)
+from ansible_collections.ereje.compliance.plugins.plugin_utils.audit_rules import (
     applies,
     detail_of,
     diff_text,
     equipment_entry,
     evaluate,
     find_waiver,
+    host_rows,
     observed,
-    previous_audit,
-    render_csv,
-    render_html,
-    render_junit,
     report_event,
     summarise,
-    write_report,
 )
 
 TODAY = dt.date(2026, 11, 22)
@@ -403,3 +407,46 @@ def test_a_failed_command_shows_what_it_said_and_its_exit_code():
     assert "does not exist" in detail_of(loop, False)
     # A command that ran but only drifted (or a module without an exit code) keeps its message.
     assert detail_of({"changed": True, "rc": 0, "stdout": "ok", "msg": "would run"}, False) == "would run"
+
+
+def test_host_rows_cover_the_controls_of_the_hosts_groups_and_add_the_report_period():
+    controls = [
+        AUTOMATED | {"clause": "ATU 5.17", "title": "Updates"},
+        {"id": "YU-1.3.2-a", "clause": "YU 1.3.2", "title": "Mail", "status": "automated"}
+        | {"applies_to": ["mail"]},
+        {"id": "ATU-8.7-a", "clause": "ATU 8.7", "title": "Reports", "status": "automated"}
+        | {"applies_to": ["all"]},
+    ]
+    events = {"ATU-5.17-a": [event("changed", detail="--- a\n+++ b")]}
+    now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+    rows = host_rows(
+        "web",
+        {"linux", "web_hosts"},
+        controls,
+        events,
+        host_error=None,
+        waivers=[waiver()],
+        report_period=(now - dt.timedelta(days=100), now, 92),
+        today=TODAY,
+    )
+    by_control = {row["control"]: row for row in rows}
+    # The mail control does not apply to a web host; drift under a valid waiver is "waived".
+    assert set(by_control) == {"ATU-5.17-a", "ATU-8.7-a"}
+    assert by_control["ATU-5.17-a"]["status"] == "waived"
+    assert by_control["ATU-5.17-a"]["checked_at"] == "2026-11-22T10:00:00+00:00"
+    # 100 days since the previous report, period 92: the report-period control fails on the host.
+    assert by_control["ATU-8.7-a"]["status"] == "fail"
+    assert "100.0 day(s) before" in by_control["ATU-8.7-a"]["evidence"][0]
+    # A host that did not answer gets no report-period result: not checked, with the reason.
+    silent = host_rows(
+        "web",
+        {"linux"},
+        controls,
+        {},
+        host_error="unreachable: timeout",
+        waivers=[],
+        report_period=None,
+        today=TODAY,
+    )
+    assert {row["status"] for row in silent} == {"not_checked"}
+    assert silent[0]["evidence"] == ["not checked: unreachable: timeout"]
