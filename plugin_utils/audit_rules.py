@@ -150,7 +150,7 @@ def detail_of(result: dict, no_log: bool) -> str:
     items = result.get("results")
     if isinstance(items, list):
         parts = [
-            detail_of(item, False)
+            _item_detail(item)
             for item in items
             if isinstance(item, dict) and (item.get("changed") or item.get("failed"))
         ]
@@ -169,6 +169,16 @@ def detail_of(result: dict, no_log: bool) -> str:
         if value:
             return str(value).strip()[:1000]
     return observed(result)
+
+
+def _item_detail(item: dict) -> str:
+    """One drifting or failing item of a loop, named by its item when its detail does not name it
+    (a file to be created has no name in its diff: "--- before")."""
+    text = detail_of(item, False)
+    label = item.get("_ansible_item_label", item.get("item"))
+    if isinstance(label, (str, int)) and str(label) and str(label) not in text:
+        return f"{label}: {text}" if text else str(label)
+    return text
 
 
 MAX_OBSERVED_ITEMS = 8

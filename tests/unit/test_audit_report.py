@@ -389,6 +389,16 @@ def test_drift_without_a_diff_says_what_was_found():
     }
     assert detail_of(loop, False) == "clamav-daemon.service: inactive, enabled"
     assert detail_of({"changed": True, "msg": "would restart"}, False) == "would restart"
+    # A file a loop would create: its diff names no file ("--- before"), the item does.
+    created = {
+        "changed": True,
+        "item": "nginx",
+        "_ansible_item_label": "nginx",
+        "diff": {"before": "", "after": "[Service]\nRestart=on-failure\n", "after_header": "restart.conf.j2"},
+    }
+    assert detail_of({"changed": True, "results": [created]}, False).startswith(
+        "nginx: --- before\n+++ restart"
+    )
     assert detail_of(stopped | {"censored": "hidden"}, False).startswith("(details hidden")
 
 
