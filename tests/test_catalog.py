@@ -135,6 +135,33 @@ def test_a_break_is_a_change_on_a_lab_host_that_an_implemented_control_must_catc
         assert other in CONTROLS and CONTROLS[other]["status"] in IMPLEMENTED, f"{control['id']}: {other}?"
 
 
+@pytest.mark.parametrize(
+    "control", [c for c in CATALOG["controls"] if c["status"] in IMPLEMENTED], ids=lambda c: c["id"]
+)
+def test_an_implemented_control_is_broken_on_the_lab_or_says_why_not(control):
+    """Issue 16: every automated or partial control is shown to fail, by a break the lab scenario makes;
+    one that has none yet says why in `no_break` (what stands in the way, and where else it is shown
+    failing), so the auditors read which passes are not yet proven able to fail."""
+    has_break, reason = "break" in control, control.get("no_break")
+    assert has_break != bool(reason), (
+        f"{control['id']}: needs a break, or a no_break reason (not both)"
+        if not has_break
+        else f"{control['id']}: it has a break, so no no_break reason"
+    )
+    assert reason is None or (isinstance(reason, str) and len(reason.split()) >= 8), (
+        f"{control['id']}: no_break must say why, in a sentence"
+    )
+
+
+def test_a_control_that_is_not_implemented_has_no_break_entries():
+    stray = [
+        c["id"]
+        for c in CATALOG["controls"]
+        if c["status"] not in IMPLEMENTED and ({"break", "no_break"} & set(c))
+    ]
+    assert not stray, stray
+
+
 def test_every_control_shaped_tag_is_a_known_control():
     unknown = {
         tag: files
