@@ -137,19 +137,9 @@ class CallbackModule(CallbackBase):
         # backup ...) is its message; any other passing check shows what it looked at.
         is_status_module = task.action.split(".")[-1].startswith("ereje_")
         if status != "ok" or is_status_module:
-            detail = detail_of(result.result, bool(task.no_log))
-            # A file that would be created shows no name in its diff ("--- before"): name it
-            # (a loop's path is per item, "{{ item }}" here: the rules name each item instead).
             args = result.task_fields.get("args") or {}
             path = (args.get("dest") or args.get("path")) if isinstance(args, dict) else None
-            if (
-                status == "changed"
-                and isinstance(path, str)
-                and path
-                and "{{" not in path
-                and path not in detail
-            ):
-                detail = f"{path}: {detail}" if detail else path
+            detail = detail_of(result.result, bool(task.no_log), path=path if status == "changed" else None)
         else:  # what the check looked at and found as declared (nothing of a task that hides secrets)
             detail = "" if task.no_log or result.result.get("censored") else observed(result.result)
         event = {

@@ -141,10 +141,19 @@ def diff_text(diff: object) -> str:
     return "\n".join(lines)
 
 
-def detail_of(result: dict, no_log: bool) -> str:
+def detail_of(result: dict, no_log: bool, path: object = None) -> str:
     """What a drifting or failing check found: its diff, its message, else what it observed (a
     service found stopped: its state). A loop: the items that drifted or failed, not Ansible's
-    "All items completed"."""
+    "All items completed". ``path``, the file a drifting task manages: named when the detail does
+    not name it (a file to be created shows "--- before"); a loop's path ("{{ item }}") is not,
+    its items name themselves."""
+    detail = _detail_of(result, no_log)
+    if isinstance(path, str) and path and "{{" not in path and path not in detail:
+        return f"{path}: {detail}" if detail else path
+    return detail
+
+
+def _detail_of(result: dict, no_log: bool) -> str:
     if no_log or result.get("censored"):
         return "(details hidden: the task handles secrets)"
     items = result.get("results")

@@ -399,6 +399,10 @@ def test_drift_without_a_diff_says_what_was_found():
     assert detail_of({"changed": True, "results": [created]}, False).startswith(
         "nginx: --- before\n+++ restart"
     )
+    # A single file to be created is named by the path the task manages (not a loop's "{{ item }}").
+    new_file = {"changed": True, "diff": {"before": "", "after": "x\n"}}
+    assert detail_of(new_file, False, path="/etc/a.conf").startswith("/etc/a.conf: --- before")
+    assert detail_of(new_file, False, path="/etc/{{ item }}").startswith("--- before")
     assert detail_of(stopped | {"censored": "hidden"}, False).startswith("(details hidden")
 
 
