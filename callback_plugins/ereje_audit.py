@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.ereje.compliance.plugins.module_utils.controls import ControlIds
@@ -41,6 +42,7 @@ from ansible_collections.ereje.compliance.plugins.plugin_utils.audit_rules impor
     host_rows,
     observed,
     summarise,
+    tag_limit,
 )
 
 DOCUMENTATION = """
@@ -211,6 +213,9 @@ class CallbackModule(CallbackBase):
         current = dt.datetime.now(dt.UTC)
         previous = previous_audit(base)
         results, sources = [], set()
+        # An audit narrowed by tags (e.g. after a repair of a few controls) checks only those: the
+        # report says so, on every control it did not check and in its header.
+        limited_to = tag_limit(context.CLIARGS.get("tags"), context.CLIARGS.get("skip_tags"))
         for name, host in sorted(self.hosts.items()):
             if host.implicit:  # the controller itself (preflight), not an audited host
                 continue
@@ -227,11 +232,13 @@ class CallbackModule(CallbackBase):
                 # A host that did not answer has no report-period result either (not checked).
                 report_period=None if name in self.unreachable else (previous, current, period),
                 today=current.date(),
+                limited_to=limited_to,
             )
         report = {
             "generated_at": current.isoformat(timespec="seconds"),
             "revision": str(play_vars.get("awx_project_revision") or repository_revision(root)),
             "inventory": ", ".join(sorted(sources - {""})),
+            "limited_to": limited_to,
             "summary": summarise(results),
             "errors": list(self.audit_errors),
             "results": results,

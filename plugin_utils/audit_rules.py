@@ -68,9 +68,19 @@ def find_waiver(waivers: list, control_id: str, host: str) -> dict | None:
 
 
 def evaluate(
-    control: dict, events: list[dict], host_error: str | None, waiver: dict | None, today: dt.date
+    control: dict,
+    events: list[dict],
+    host_error: str | None,
+    waiver: dict | None,
+    today: dt.date,
+    *,
+    limited_to: str | None = None,
 ) -> dict:
-    """The status of one control on one host, with the evidence for it."""
+    """The status of one control on one host, with the evidence for it.
+
+    ``limited_to`` says how the run was narrowed (``--tags``/``--skip-tags``), if it was: a control
+    none of whose checks ran is then "not checked" because of that, and the evidence says so.
+    """
     status = control["status"]
     if status == "not_applicable":
         return {"status": "not_applicable", "evidence": [control.get("reason", "")]}
@@ -98,10 +108,12 @@ def evaluate(
     elif host_error:
         result = {"status": "not_checked", "evidence": [f"not checked: {host_error}"]}
     else:
-        result = {
-            "status": "not_checked",
-            "evidence": ["not checked: no check of this control ran on this host"],
-        }
+        why = (
+            f"this audit was limited to {limited_to}"
+            if limited_to
+            else "no check of this control ran on this host"
+        )
+        result = {"status": "not_checked", "evidence": [f"not checked: {why}"]}
 
     if waiver:
         expires = as_date(waiver.get("expires"))
@@ -267,6 +279,17 @@ def equipment_entry(facts: dict) -> dict[str, str]:
     }
 
 
+def tag_limit(tags: tuple | list | None, skip_tags: tuple | list | None) -> str | None:
+    """How a run was narrowed by tags, in words for the report (tags sorted: Ansible keeps them as a
+    set); None for a whole run."""
+    parts = []
+    if tags and set(tags) != {"all"}:
+        parts.append("--tags " + ",".join(sorted(tags)))
+    if skip_tags:
+        parts.append("--skip-tags " + ",".join(sorted(skip_tags)))
+    return " ".join(parts) or None
+
+
 def summarise(rows: list[dict]) -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
@@ -284,6 +307,7 @@ def host_rows(
     waivers: list,
     report_period: tuple[dt.datetime | None, dt.datetime, int] | None,
     today: dt.date,
+    limited_to: str | None = None,
 ) -> list[dict]:
     """One report row per catalog control that applies to a host in these groups.
 
@@ -298,7 +322,8 @@ def host_rows(
         seen = events.get(control["id"], [])
         if control["id"] == REPORT_CONTROL and report_period is not None:
             seen = [*seen, report_event(*report_period)]
-        outcome = evaluate(control, seen, host_error, find_waiver(waivers, control["id"], host), today)
+        waiver = find_waiver(waivers, control["id"], host)
+        outcome = evaluate(control, seen, host_error, waiver, today, limited_to=limited_to)
         rows.append(
             {
                 "host": host,

@@ -26,6 +26,7 @@ from ansible_collections.ereje.compliance.plugins.plugin_utils.audit_rules impor
     observed,
     report_event,
     summarise,
+    tag_limit,
 )
 
 TODAY = dt.date(2026, 11, 22)
@@ -105,6 +106,22 @@ def test_nothing_ran_is_not_checked_never_a_pass():
     assert result == {"status": "not_checked", "evidence": ["not checked: unreachable: timed out"]}
     # A waiver forgives a known failure, not a control nobody looked at.
     assert evaluate(AUTOMATED, [], None, waiver(), TODAY)["status"] == "not_checked"
+
+
+def test_an_audit_narrowed_by_tags_says_so_on_what_it_did_not_check():
+    """A repair's audit runs only the repaired controls (--tags): the others are "not checked"
+    because of that, said in their evidence, never a pass."""
+    assert tag_limit(("all",), ()) is None
+    assert tag_limit((), ()) is None
+    limit = tag_limit({"KNMU-6-a", "ATU-5.17-a"}, ("ATU-6.4-a",))
+    assert limit == "--tags ATU-5.17-a,KNMU-6-a --skip-tags ATU-6.4-a"
+    assert evaluate(AUTOMATED, [], None, None, TODAY, limited_to=limit) == {
+        "status": "not_checked",
+        "evidence": [f"not checked: this audit was limited to {limit}"],
+    }
+    # What did run is judged as always.
+    assert evaluate(AUTOMATED, [event("changed")], None, None, TODAY, limited_to=limit)["status"] == "fail"
+    assert evaluate(AUTOMATED, [event("ok")], None, None, TODAY, limited_to=limit)["status"] == "pass"
 
 
 def test_catalog_statuses_that_are_not_checked():
@@ -282,6 +299,9 @@ def test_html_is_trilingual_escaped_and_shows_the_original_text():
     assert page.index("Аудит қателері · Ошибки аудита · Errors of the audit itself") < page.index("Қорытынды")
     assert "No such file: /etc/postfix/x" in page
     assert "Тексерілмеді · Не проверено · Not checked" in page
+    assert "limited to" not in page
+    narrowed = render_html(REPORT | {"limited_to": "--tags ATU-5.17-a"})
+    assert "limited to <code>--tags ATU-5.17-a</code>" in narrowed
 
 
 def test_write_report_points_latest_at_the_new_report(tmp_path):
