@@ -160,6 +160,66 @@ def test_client_key_reaches_only_its_own_repository(web):
     assert "uid=" not in shell.stdout, shell.stdout
 
 
+def test_client_key_is_refused_from_any_other_address(web, server):
+    """ATU-5.14-a: the client's key copied off the client (here onto the server, another address)
+    opens nothing: the server accepts it only from the client's own address (sshd from=), and
+    says so in its log; the same key from the client still logs in."""
+    key = web.file("/etc/ereje-backup/id_ed25519").content_string
+    stolen = "/root/stolen_backup_key"
+    server.run_test(f"install -m 0600 /dev/null {stolen} && printf '%s' {shlex.quote(key)} > {stolen}")
+    try:
+        since = server.check_output("date '+%Y-%m-%d %H:%M:%S'")
+        address = molecule.address(SERVER)
+        tried = server.run(
+            f"ssh -v -i {stolen} -o BatchMode=yes -o StrictHostKeyChecking=no "
+            f"-o UserKnownHostsFile=/dev/null borg@{address} id </dev/null"
+        )
+        assert tried.rc != 0, tried.stdout
+        assert "Authenticated to" not in tried.stderr, tried.stderr[-2000:]
+        assert "Permission denied (publickey)" in tried.stderr, tried.stderr[-2000:]
+        log = server.check_output(f"journalctl -u ssh --since {shlex.quote(since)} --no-pager")
+        assert "correct key but not from a permitted host" in log, log[-2000:]
+    finally:
+        server.run(f"rm -f {stolen}")
+    line = server.file("/etc/ssh/ereje-backup-authorized_keys").content_string
+    assert f'from="{molecule.address(WEB)}"' in line, line
+    own = web.run(
+        "ssh -v -i /etc/ereje-backup/id_ed25519 -o BatchMode=yes "
+        f"-o UserKnownHostsFile=/etc/ereje-backup/known_hosts borg@{SERVER} id </dev/null"
+    )
+    assert "Authenticated to" in own.stderr, own.stderr[-2000:]
+
+
+def test_the_repository_account_cannot_trust_a_key_of_its_own(web, server):
+    """ATU-5.14-a: a client that escaped borg serve runs commands as the repository account; the
+    keys sshd accepts for it are root's (outside the home it owns), so it can neither change them
+    nor plant a key without the forced command in its own home: a login with such a key is
+    refused, while the registered key (forced command) still works."""
+    as_borg = "setpriv --reuid=borg --regid=borg --clear-groups"
+    keys = server.file("/etc/ssh/ereje-backup-authorized_keys")
+    assert (keys.user, keys.group, keys.mode) == ("root", "root", 0o644)
+    assert server.run(f"{as_borg} sh -c 'echo x >> /etc/ssh/ereje-backup-authorized_keys'").rc != 0
+    planted = "/root/planted_key"
+    server.run_test(f"rm -f {planted} {planted}.pub && ssh-keygen -q -t ed25519 -N '' -f {planted}")
+    pub = server.file(f"{planted}.pub").content_string.strip()
+    try:
+        # What an escaped client can do: write in the home it owns.
+        plant = f"mkdir -p /srv/borg/.ssh && echo {shlex.quote(pub)} > /srv/borg/.ssh/authorized_keys"
+        assert server.run(f"{as_borg} sh -c {shlex.quote(plant)}").rc == 0
+        web.run_test(f"printf '%s\\n' {shlex.quote(server.file(planted).content_string)} > {planted}")
+        web.run_test(f"chmod 0600 {planted}")
+        tried = web.run(
+            f"ssh -v -i {planted} -o BatchMode=yes -o IdentitiesOnly=yes "
+            f"-o UserKnownHostsFile=/etc/ereje-backup/known_hosts borg@{SERVER} id </dev/null"
+        )
+        assert "Authenticated to" not in tried.stderr, tried.stderr[-2000:]
+        assert "uid=" not in tried.stdout, tried.stdout
+        assert "Permission denied (publickey)" in tried.stderr, tried.stderr[-2000:]
+    finally:
+        server.run(f"rm -rf /srv/borg/.ssh {planted} {planted}.pub")
+        web.run(f"rm -f {planted}")
+
+
 def test_repository_is_encrypted_and_its_key_escrowed(web, server):
     """ATU-5.14-a: the repository is encrypted (repokey), its passphrase and key are escrowed on the
     controller outside the repository, readable only by their owner, and equal to what the host uses."""
