@@ -95,3 +95,14 @@ def test_keep_within_accepts_borg_intervals():
     assert maintain.parse_within("36H") == datetime.timedelta(hours=36)
     assert maintain.parse_within("2d") == datetime.timedelta(days=2)
     assert maintain.parse_within("1w") == datetime.timedelta(days=7)
+
+
+def test_passphrases_are_read_as_borg_reads_them_from_a_command(tmp_path):
+    """Read as root before the run goes on as the repository account: trailing newlines dropped, as
+    borg drops them from BORG_PASSCOMMAND's answer, and nothing else."""
+    (tmp_path / "web.pass").write_text("s3cret with spaces\n")
+    (tmp_path / "mail.pass").write_text("no-newline")
+    assert maintain.read_passphrases(tmp_path, ["web", "mail"]) == {
+        "web": "s3cret with spaces",
+        "mail": "no-newline",
+    }

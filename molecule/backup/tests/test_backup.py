@@ -69,7 +69,7 @@ def client_borg(web, command: str):
 def server_archives(server) -> list[str]:
     """Archives as the server sees them locally (not through the client's key)."""
     out = server.check_output(
-        f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSCOMMAND='cat {SERVER_PASS}' borg list --short"
+        f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" borg list --short'
     )
     return out.split()
 
@@ -233,7 +233,10 @@ def test_repository_is_encrypted_and_its_key_escrowed(web, server):
     assert passphrase.read_text().strip() == web.file("/etc/ereje-backup/passphrase").content_string.strip()
     assert key.read_text().strip() == client_borg(web, "borg key export").stdout.strip()
     assert web.file("/etc/ereje-backup/passphrase").mode == 0o600
-    assert server.file(SERVER_PASS).mode == 0o400 and server.file(SERVER_PASS).user == "borg"
+    # On the server, root's alone: the account clients log in to cannot read it.
+    assert server.file(SERVER_PASS).mode == 0o400 and server.file(SERVER_PASS).user == "root"
+    refused = server.run(f"runuser -u borg -- cat {SERVER_PASS}")
+    assert refused.rc != 0 and "Permission denied" in refused.stderr, refused.stdout
     no_pass = server.run(f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE=wrong borg list")
     assert no_pass.rc != 0
 
@@ -254,7 +257,7 @@ def test_flipped_byte_in_repository_is_detected(server):
         )
         # The real repository is read as its owner (root would leave root-owned files in it).
         intact = server.run(
-            f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSCOMMAND='cat {SERVER_PASS}' "
+            f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" '
             "borg check --repository-only"
         )
         assert intact.rc == 0, intact.stderr
@@ -385,7 +388,7 @@ def test_server_prunes_compacts_and_checks_with_its_own_credentials(server):
 def server_borg(server, command: str):
     """A borg command on the server, locally, as the maintenance runs it (the administrator's view)."""
     return server.run(
-        f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSCOMMAND='cat {SERVER_PASS}' "
+        f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" '
         f"BORG_RELOCATED_REPO_ACCESS_IS_OK=yes {command}"
     )
 

@@ -169,7 +169,7 @@ def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
     assert backup.rc == 0, web.run("journalctl -u ereje-backup.service -n 60 --no-pager").stdout
     archives = server.check_output(
         "runuser -u borg -- env BORG_REPO=/srv/borg/repos/web "
-        "BORG_PASSCOMMAND='cat /etc/ereje-backup/repos.d/web.pass' borg list --short"
+        'BORG_PASSPHRASE="$(cat /etc/ereje-backup/repos.d/web.pass)" borg list --short'
     ).split()
     assert archives, "no archive of the web host on the backup server"
 
