@@ -383,6 +383,10 @@ def test_server_prunes_compacts_and_checks_with_its_own_credentials(server):
     assert state["result"] == "passed"
     assert state["prune"]["ok"] and state["compact"]["ok"] and state["check"]["ok"]
     assert server_archives(server) == before
+    # Started as root for the passphrases, it ran borg as the repository account: nothing in the
+    # repository or the state it wrote belongs to anyone else.
+    foreign = server.check_output(f"find {REPO} /var/lib/ereje-backup ! -user borg")
+    assert not foreign, foreign
 
 
 def server_borg(server, command: str):
