@@ -93,6 +93,15 @@ unlisted:
   description: User accounts found in the domain that nobody declared.
   returned: always
   type: list
+msg:
+  description: >-
+    What was read, in numbers (accounts, groups, OUs, the declared share, dismissed users
+    disabled, undeclared accounts), for the audit's evidence.
+  returned: when the directory was read
+  type: str
+  sample: >-
+    read 9 user accounts, 53 groups, 5 OUs; declared 4 OUs, 3 role groups (4 members), 5 users
+    (1 dismissed, 1 of them disabled); undeclared accounts: none
 """
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$")
@@ -208,6 +217,24 @@ def current_state(entries: list[dict]) -> dict:
                 "member_of": _all(entry, "memberOf"),
             }
     return state
+
+
+def observed(state: dict, ous: list, groups: list, users: list, unlisted: list[str]) -> str:
+    """What the module read, in numbers, for the audit's evidence (issue 16: what was observed).
+
+    Counts what the domain holds and the declaration's share of it; the plan says whether that
+    share is as declared (no planned action) or not.
+    """
+    declared = {g["name"].lower() for g in groups}
+    members = sum(len(state["groups"][name]["members"]) for name in declared if name in state["groups"])
+    dismissed = [u for u in users if u.get("state") == "dismissed"]
+    disabled = [u for u in dismissed if state["users"].get(u["name"].lower(), {}).get("disabled")]
+    return (
+        f"read {len(state['users'])} user accounts, {len(state['groups'])} groups, {len(state['ous'])} OUs; "
+        f"declared {len(ous)} OUs, {len(groups)} role groups ({members} members), {len(users)} users "
+        f"({len(dismissed)} dismissed, {len(disabled)} of them disabled); "
+        f"undeclared accounts: {', '.join(unlisted) or 'none'}"
+    )
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -559,7 +586,12 @@ def main() -> None:
             f"accounts not declared in samba_dc_users: {', '.join(unlisted)}"
             + (" (disabled)" if p["unlisted_users"] == "disable" else "")
         )
-    result = {"changed": bool(actions), "actions": [describe(a) for a in actions], "unlisted": unlisted}
+    result = {
+        "changed": bool(actions),
+        "actions": [describe(a) for a in actions],
+        "unlisted": unlisted,
+        "msg": observed(state, p["ous"], p["groups"], p["users"], unlisted),
+    }
     if actions:
         result["diff"] = diff
     if actions and not module.check_mode:

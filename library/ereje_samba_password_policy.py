@@ -53,6 +53,13 @@ changes:
   description: The settings that differed, with the declared value.
   returned: always
   type: dict
+msg:
+  description: The settings read, in one line (the audit's evidence).
+  returned: always
+  type: str
+  sample: >-
+    samba-tool domain passwordsettings show: complexity on, history_length 24, lockout_duration_mins 30,
+    lockout_threshold 5, max_age_days 90, min_age_days 1, min_length 12, reset_lockout_after_mins 30
 """
 
 # Label printed by "samba-tool domain passwordsettings show" -> (option name, samba-tool flag).
@@ -118,6 +125,13 @@ def render(settings: dict) -> str:
     return "".join(f"{k}: {settings[k]}\n" for k in sorted(settings))
 
 
+def observed(settings: dict) -> str:
+    """The settings read, in one line, for the audit's evidence (issue 16: what was observed)."""
+    return "samba-tool domain passwordsettings show: " + ", ".join(
+        f"{k} {'on' if v is True else 'off' if v is False else v}" for k, v in sorted(settings.items())
+    )
+
+
 def main() -> None:
     spec = {k: {"type": "bool" if k == "complexity" else "int", "required": True} for k in FLAGS}
     spec["samba_tool"] = {"type": "path", "default": "/usr/bin/samba-tool"}
@@ -136,7 +150,7 @@ def main() -> None:
         module.fail_json(msg=str(exc), stdout=out)
 
     changes = policy_changes(current, desired)
-    result = {"changed": bool(changes), "current": current, "changes": changes}
+    result = {"changed": bool(changes), "current": current, "changes": changes, "msg": observed(current)}
     if changes:
         result["diff"] = {"before": render(current), "after": render(current | changes)}
         if not module.check_mode:

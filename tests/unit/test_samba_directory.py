@@ -202,3 +202,17 @@ def test_generated_password_meets_complexity():
 
 def test_describe_never_contains_more_than_the_action():
     assert m.describe(("disable", "CN=x")) == "disable CN=x"
+
+
+def test_what_was_read_is_said_in_numbers_for_the_audit():
+    """Issue 16: a pass shows what was observed, not only "nothing to change"."""
+    state = converged()
+    said = m.observed(state, OUS, GROUPS, [user("alice", groups=["teachers"])], [])
+    users, groups, ous = len(state["users"]), len(state["groups"]), len(state["ous"])
+    assert said.startswith(
+        f"read {users} user accounts, {groups} groups, {ous} OUs; declared 2 OUs, 2 role groups"
+    )
+    assert said.endswith("1 users (0 dismissed, 0 of them disabled); undeclared accounts: none")
+    state["users"]["alice"]["disabled"] = True
+    said = m.observed(state, OUS, GROUPS, [user("alice", state="dismissed")], ["mallory"])
+    assert "(1 dismissed, 1 of them disabled); undeclared accounts: mallory" in said

@@ -73,3 +73,12 @@ def test_set_arguments_render_flags_and_booleans():
 
 def test_render_for_diff_is_sorted_lines():
     assert m.render({"b": 1, "a": True}) == "a: True\nb: 1\n"
+
+
+def test_what_was_read_is_said_for_the_audit():
+    """Issue 16: a pass shows the settings read, not only "nothing to change"."""
+    said = m.observed({"min_length": 12, "complexity": True, "lockout_threshold": 5})
+    assert (
+        said == "samba-tool domain passwordsettings show: complexity on, lockout_threshold 5, min_length 12"
+    )
+    assert "complexity off" in m.observed({"complexity": False})
