@@ -420,6 +420,8 @@ def test_burst_of_1000_messages_is_fully_accounted_for(client, gw_ip):
                     message["To"] = bad_rcpt if bad else good_rcpt
                     message["Subject"] = f"burst {seq}"
                     message["X-Burst"] = f"{burst} {seq}"
+                    # Postfix and Amavis log the Message-ID: a message missing at the end can be traced.
+                    message["Message-ID"] = f"<burst-{burst}-{seq}@outside.test>"
                     message.set_content(f"message {seq} of the burst\n")
                     if bad:
                         message.add_attachment(
@@ -459,9 +461,21 @@ def test_burst_of_1000_messages_is_fully_accounted_for(client, gw_ip):
     delivered_seq = [int(line.split()[-1]) for line in delivered if line.strip()]
     quarantined_seq = [int(line.split()[-1]) for line in quarantined if line.strip()]
     accounted = sorted(delivered_seq + quarantined_seq + refused)
-    assert accounted == list(range(total)), (
+    missing = sorted(set(range(total)) - set(accounted))
+    trail = ""
+    for seq in missing[:3]:
+        # Where the missing message went: both hosts' mail logs, by its Message-ID.
+        log = f"{{ cat /var/log/mail.log 2>/dev/null; {MAIL_JOURNAL}; }}"
+        for host in (GW, MBOX):
+            ids = "grep -o ' [0-9A-F]\\{6,\\}: ' | sort -u"
+            found = pexec(host, f"{log} | grep -F 'burst-{burst}-{seq}@' | {ids} || true")
+            queue_ids = found.decode().split()
+            pattern = "|".join([f"burst-{burst}-{seq}@"] + [q.rstrip(":") for q in queue_ids])
+            lines = pexec(host, f"{log} | grep -E '{pattern}' | tail -30 || true").decode(errors="replace")
+            trail += f"\n--- {host}, message {seq}:\n{lines}"
+    assert not missing, (
         f"delivered {len(delivered_seq)}, quarantined {len(quarantined_seq)}, refused {len(refused)} "
-        f"of {total} in {elapsed:.0f}s; missing {sorted(set(range(total)) - set(accounted))[:20]}"
+        f"of {total} in {elapsed:.0f}s; missing {missing[:20]}{trail}"
     )
     assert all(seq % 10 == 0 for seq in quarantined_seq), "a legitimate burst message was quarantined"
     assert len(quarantined_seq) == total // 10
