@@ -5,20 +5,26 @@ The forbidden extensions of YU 1.3.2 live in the inventory as a plain list::
     mail_gateway_banned_extensions: [bas, bat, exe, VBScript, ...]
 
 ``amavis_banned_rules`` checks that list (and the file types, MIME types and uninspectable
-archive types that go with it) and renders the Perl statement that sets Amavis'
-``$banned_filename_re``. Amavis matches that table against every part of a message at every
-depth of nesting: the names the sender declared, the names of archive members, the declared
-MIME type and the file(1) type (a short label such as ``.exe-ms`` or ``.dat``). So:
+archive types that go with it) and renders the Perl statements that set Amavis' two banned
+tables. Amavis judges every leaf of a message's tree (attachments, archive members, files in
+attached messages, what the gateway unpacks from Office documents) together with its ancestors:
 
-- extensions are matched on names only: the pattern needs one character before the dot, which a
-  type label (``.dat``, ``.exe``) never has; without it ``dat`` would block every unrecognised
-  binary, legitimate .xlsx members included;
-- names are matched case-insensitively and with trailing dots and blanks ignored (Windows drops
-  them, so ``report.exe.`` runs as ``report.exe``);
-- file types are matched exactly (``^\\.exe-ms$``): an executable renamed ``invoice.pdf`` is caught
-  by its content;
-- there are no allow entries: an allow entry for an archive (``zip => 0``) would open everything
-  inside it.
+- ``$banned_filename_re`` is tried first, on each value of the part and of its ancestors alone
+  (names, declared MIME types, file(1) types such as ``.exe-ms``): it holds what is refused
+  wherever it appears, even inside a document: executable content, Windows class-ID names,
+  archives the gateway cannot open, executable MIME types and, when the inventory forbids them,
+  macros (a VBA project's ``_VBA_PROJECT`` stream, an OpenDocument Basic module or script);
+- ``$banned_namepath_re`` is tried next, on the whole path (one line per level, ``N=`` a name,
+  ``T=`` a file type): the YU 1.3.2 extensions, on names only (the pattern needs one character
+  before the dot, which a type label such as ``.dat`` never has), any case, trailing dots and
+  blanks ignored (Windows drops them). Inside an Office Open XML document (type ``ooxml``) the
+  format's own binary parts (``xl/printerSettings/printerSettings1.bin``,
+  ``word/embeddings/oleObject1.bin``, ``xl/vbaProject.bin``) are parts of a document, not
+  attached files, so their ``.bin`` names are not refused; what they carry still is: they are
+  typed, OLE objects are unpacked (``ereje-ole-unpack``) and every file inside is judged here.
+
+There are no allow entries: an allow entry for an archive (``zip => 0``) would open everything
+inside it.
 
 Bad input stops the play before anything changes, with a message that names the entry (ATU-6.2-a).
 """
@@ -95,35 +101,56 @@ def _mime_types(values: object) -> list[str]:
     return sorted(result)
 
 
+# Office Open XML keeps its own binary parts under word/, xl/ and ppt/ with the extension .bin.
+_OFFICE_PART = r"(?:word|xl|ppt)/(?:[^\t\n/]+/)*[^\t\n/]+\.bin"
+# A name value of the path (to the end of the value: a tab or a newline separates values).
+_END = r"(?=\t|\n|\z)"
+# Macros: the VBA project of an Office document (every one has a _VBA_PROJECT stream, which
+# ereje-ole-unpack writes out) and OpenDocument Basic modules or scripts.
+_MACROS = (
+    r"qr'^_VBA_PROJECT$'i",
+    r"qr'^Basic/[^/]+/(?!(?:script|dialog)-lb\.xml$)[^/]+\.xml$'i",
+    r"qr'^Scripts/(?:python|javascript|beanshell|java)/.'i",
+)
+
+
 def amavis_banned_rules(
     extensions: object,
     file_types: object = None,
     mime_types: object = None,
     uninspectable_types: object = None,
+    office_macros: object = False,
 ) -> str:
-    """The Perl statement setting Amavis' ``$banned_filename_re`` from the inventory's policy.
+    """The Perl statements setting Amavis' banned tables from the inventory's policy.
 
     ``extensions``: forbidden name extensions (YU 1.3.2), any case, at any depth.
     ``file_types``: file(1) types banned whatever the name (disguised executables).
     ``mime_types``: declared MIME types banned.
     ``uninspectable_types``: archive types Amavis cannot open here (RAR): banned by policy.
+    ``office_macros``: true lets documents with macros through (their other contents are still judged).
     """
     names = banned_extensions(extensions)
     types = _types("mail_gateway_banned_file_types", file_types)
     uninspectable = _types("mail_gateway_uninspectable_types", uninspectable_types)
     mimes = _mime_types(mime_types)
+    if not isinstance(office_macros, bool):
+        raise AnsibleFilterError(
+            f"mail_gateway_office_macros_allowed must be true or false, not {office_macros!r}"
+        )
     overlap = sorted(set(types) & set(uninspectable))
     if overlap:
         raise AnsibleFilterError(
             f"{', '.join(overlap)} listed both in mail_gateway_banned_file_types and "
             "mail_gateway_uninspectable_types: keep each type in one list"
         )
+    # A name value ending in a forbidden extension (after the "N=" of the path).
+    banned_value = r"[^\t\n]*[^\t\n]\.(?:" + "|".join(re.escape(n) for n in names) + r")[. ]*" + _END
     lines = [
         "$banned_filename_re = new_RE(",
-        "  # YU 1.3.2: forbidden extensions, on names only (one character before the dot), any case,",
-        "  # trailing dots and blanks ignored; archive members are matched the same way.",
-        "  qr'.\\.(?:" + "|".join(re.escape(n) for n in names) + ")[.\\s]*$'i,",
+        "  # Refused wherever they appear, inside documents too.",
         "  " + _CLSID + ",",
+        "  # An OLE document that ereje-ole-unpack could only partly judge: held, never passed.",
+        "  qr'^ereje-ole-unpack-incomplete$',",
     ]
     if types:
         lines.append("  # Content that is executable whatever its name or declared type (file(1) type).")
@@ -134,7 +161,20 @@ def amavis_banned_rules(
     if mimes:
         lines.append("  # Declared MIME types of executables.")
         lines.append("  qr'^(?:" + "|".join(re.escape(m) for m in mimes) + ")$'i,")
-    lines.append(");")
+    if not office_macros:
+        lines.append("  # Macros (mail_gateway_office_macros_allowed: false): VBA, OpenDocument Basic.")
+        lines.extend(f"  {rule}," for rule in _MACROS)
+    lines += [
+        ");",
+        "$banned_namepath_re = new_RE(",
+        "  # YU 1.3.2: forbidden extensions, on names only (one character before the dot), any case,",
+        "  # trailing dots and blanks ignored, at every level: attachments, archive members, files",
+        "  # in attached messages and in documents. Outside Office Open XML documents, every name:",
+        r"  qr'\A(?![\s\S]*\tT=ooxml" + _END + r")[\s\S]*?\tN=" + banned_value + "'i,",
+        "  # inside them, every name but the format's own binary parts (their content is still judged):",
+        r"  qr'\tN=(?!" + _OFFICE_PART + _END + ")" + banned_value + "'i,",
+        ");",
+    ]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from conftest import MBOX, pexec
+from support.ole import compound_file, packager_stream
 
 SIGNATURE = b"EREJE-MAIL-TEST-SIGNATURE-5c1d9a"
 TEXT = b"echo harmless test content of the Ereje corpus\r\n"
@@ -86,8 +87,9 @@ def ole2() -> bytes:
     return bytes(header) + bytes(1024)
 
 
-def office(kind: str) -> bytes:
-    """A small Office Open XML file (docx or xlsx), as Office writes it: a zip of XML parts."""
+def office(kind: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """A small Office Open XML file (docx or xlsx), as Office writes it: a zip of XML parts
+    (and ``extra`` parts, such as the binary ones Office adds)."""
     parts = {
         "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
         'package/2006/content-types"/>',
@@ -110,7 +112,45 @@ def office(kind: str) -> bytes:
             "word/document.xml": "<w:document><w:body><w:p><w:r><w:t>Хат</w:t></w:r></w:p>"
             "</w:body></w:document>"
         }
-    return zip_of(parts)
+    return zip_of(parts | (extra or {}))
+
+
+def printer_settings() -> bytes:
+    """xl/printerSettings/printerSettings1.bin: the DEVMODE Excel saves with almost every workbook."""
+    devmode = bytearray(220)
+    devmode[0:44] = "Microsoft Print to PDF".encode("utf-16-le")
+    struct.pack_into("<HHHHI", devmode, 64, 0x0401, 0, 220, 0, 0x0001FF1F)
+    return bytes(devmode) + b"PRIV" + bytes(1000)
+
+
+def embedded_object(file_name: str, data: bytes) -> bytes:
+    """word/embeddings/oleObject1.bin: a file embedded in a document with Windows' Packager."""
+    return compound_file(
+        {
+            "\x01Ole10Native": packager_stream(file_name, data),
+            "\x01CompObj": b"\x01\x00\xfe\xff\x03\x0a\x00\x00" + b"\xff" * 4 + b"Package\x00",
+            "\x03ObjInfo": b"\x00\x00\x03\x00\x0d\x00",
+        }
+    )
+
+
+def word_embedding(file_name: str, data: bytes) -> bytes:
+    """A .docx carrying a file embedded as an object (Insert > Object > Create from file)."""
+    return office("docx", {"word/embeddings/oleObject1.bin": embedded_object(file_name, data)})
+
+
+def vba_project() -> bytes:
+    """xl/vbaProject.bin: the macro project of an .xlsm (an AutoOpen that does nothing)."""
+    module = b'Attribute VB_Name = "Module1"\r\nSub Auto_Open()\r\nEnd Sub\r\n'
+    return compound_file(
+        {
+            "VBA/_VBA_PROJECT": b"\xcc\x61\xff\xff\x00\x00\x00",
+            "VBA/dir": b"\x01" + bytes(64),
+            "VBA/Module1": module,
+            "PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\nModule=Module1\r\n',
+            "PROJECTwm": b"Module1\x00" + "Module1".encode("utf-16-le") + b"\x00\x00\x00\x00",
+        }
+    )
 
 
 def zip_of(files: dict[str, bytes | str]) -> bytes:
@@ -175,6 +215,8 @@ class Case:
     # Verdicts Amavis may log for a forbidden case (Blocked BANNED / INFECTED / UNCHECKED).
     verdicts: tuple[str, ...] = ("BANNED",)
     attached_message: EmailMessage | None = None
+    # Text the gateway's log must give as the reason (the part: its type, name), "" for any.
+    blocked_for: str = ""
 
 
 def build(case: Case, run: str, sender: str, recipient: str) -> EmailMessage:
@@ -215,6 +257,11 @@ def nested_zips(depth: int, leaf: dict[str, bytes]) -> bytes:
     for level in range(depth - 1):
         data = zip_of({f"level{level}.zip": data})
     return data
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSM = "application/vnd.ms-excel.sheet.macroEnabled.12"
 
 
 def forbidden_cases() -> list[Case]:
@@ -291,6 +338,22 @@ def forbidden_cases() -> list[Case]:
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 )
             ],
+            blocked_for="word/media/update.exe",
+        ),
+        Case(
+            "docx-embedding-a-script",
+            [Attachment("letter.docx", word_embedding("invoice.js", TEXT), DOCX)],
+            blocked_for="invoice.js",
+        ),
+        Case(
+            "docx-embedding-a-renamed-exe",
+            [Attachment("letter.docx", word_embedding("photo.jpg", pe_stub()), DOCX)],
+            blocked_for=".exe-ms",
+        ),
+        Case(
+            "xlsm-with-macros",
+            [Attachment("budget.xlsm", office("xlsx", {"xl/vbaProject.bin": vba_project()}), XLSM)],
+            blocked_for="_VBA_PROJECT",
         ),
         Case("disguised-pe", [Attachment("report.pdf", pe_stub(), "application/pdf")]),
         Case(
@@ -356,6 +419,26 @@ def legitimate_cases() -> list[Case]:
                     "budget.xlsx",
                     office("xlsx"),
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                )
+            ],
+        ),
+        Case(
+            "xlsx-as-excel-saves-it",
+            [
+                Attachment(
+                    "budget.xlsx",
+                    office("xlsx", {"xl/printerSettings/printerSettings1.bin": printer_settings()}),
+                    XLSX,
+                )
+            ],
+        ),
+        Case(
+            "docx-embedding-a-text-file",
+            [
+                Attachment(
+                    "letter.docx",
+                    word_embedding("notes.txt", "Кесте, 2026\r\n".encode()),
+                    DOCX,
                 )
             ],
         ),

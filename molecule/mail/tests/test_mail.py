@@ -39,8 +39,10 @@ RUN = uuid.uuid4().hex[:10]
 PARTNER = f"partner@{OUTSIDE}"
 FORBIDDEN = corpus.forbidden_cases()
 LEGITIMATE = corpus.legitimate_cases()
+# "Blocked BANNED (.dat,xl/vbaProject.bin) {...}": the verdict and, in brackets, the part it is about.
 BLOCKED = re.compile(
-    r"Blocked (?P<verdict>[A-Z-]+) .*?quarantine: (?P<quarantine>\S+?),.*?Message-ID: <(?P<mid>[^>]+)>"
+    r"Blocked (?P<verdict>[A-Z-]+)(?: \((?P<what>[^)]*)\))? .*?quarantine: (?P<quarantine>\S+?),"
+    r".*?Message-ID: <(?P<mid>[^>]+)>"
 )
 
 
@@ -117,6 +119,11 @@ def test_forbidden_attachment_is_quarantined_and_recipient_told(corpus_sent, cas
     # UNCHECKED may come with a reason (UNCHECKED-ENCRYPTED, UNCHECKED-OVERLIMIT).
     assert blocked["verdict"].split("-")[0] in case.verdicts, (
         f"{case.id}: verdict {blocked['verdict']}, expected {case.verdicts}"
+    )
+    # Where the case says which part must be the reason, the log must name it (a document refused
+    # for the wrong part would hide that what it carries passes).
+    assert case.blocked_for in (blocked["what"] or ""), (
+        f"{case.id}: blocked for {blocked['what']!r}, expected a part naming {case.blocked_for!r}"
     )
     quarantined = pexec(
         GW, f"grep -l 'Message-ID: <{case.id}.{RUN}@' {QUARANTINE}/{blocked['quarantine']}", check=False
