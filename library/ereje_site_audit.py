@@ -574,9 +574,24 @@ def main():
         "msg": evidence(fetched, p["baseline"]),
     }
     if findings and p["fail_on_findings"]:
-        result["msg"] = f"{len(findings)} content problems: " + "; ".join(f["message"] for f in findings[:20])
+        result["msg"] = problems(findings)
         module.fail_json(**result)
     module.exit_json(**result)
+
+
+def problems(findings: list[dict], shown: int = 20) -> str:
+    """The failure message: how many problems, the first one of every control they break (so the
+    evidence of each failed control names its own problem, however many others there are), then
+    the others in page order, up to ``shown`` in all."""
+    first: list[dict] = []
+    for control in sorted({c for f in findings for c in f["controls"]}):
+        finding = next(f for f in findings if control in f["controls"])
+        if finding not in first:
+            first.append(finding)
+    ordered = first + [f for f in findings if f not in first]
+    listed = "; ".join(f["message"] for f in ordered[: max(shown, len(first))])
+    more = len(findings) - max(shown, len(first))
+    return f"{len(findings)} content problems: {listed}" + (f"; and {more} more" if more > 0 else "")
 
 
 def evidence(fetched: list[dict], baseline: dict) -> str:

@@ -245,3 +245,17 @@ def test_wrong_html_lang_is_reported():
 def test_findings_are_grouped_by_page_then_language():
     f = [audit.Finding("about", "kk", "u", "k", [], "m1"), audit.Finding("about", "en", "u", "k", [], "m2")]
     assert audit.group(f) == {"about": {"kk": ["m1"], "en": ["m2"]}}
+
+
+def test_the_failure_names_the_first_problem_of_every_control_it_breaks():
+    """Evidence per control: 40 missing images ahead of one missing section must not hide it."""
+    emblem = "image /assets/state-emblem.svg answers HTTP 404"
+    images = [{"message": f"page{i} [kk]: {emblem}", "controls": ["MVD-23-a"]} for i in range(40)]
+    charter = "documents [kk]: section 'charter' is missing"
+    section = {"message": charter, "controls": ["MVD-19-a", "KNMU-5-a"]}
+    message = audit.problems([*images, section])
+    assert message.startswith("41 content problems: ")
+    assert charter in message
+    assert f"page0 [kk]: {emblem}" in message
+    assert message.endswith("; and 21 more")
+    assert message.count("; ") == 20

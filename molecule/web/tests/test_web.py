@@ -667,6 +667,45 @@ def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, w
     assert "2026.11.0 from 2026.12.0 rollback" in web.file("/srv/www/ereje/releases/HISTORY").content_string
 
 
+def test_a_release_changed_by_hand_is_found_and_put_back(web, web_ip, ca_file):
+    """KNMU-6-a, MVD-19-a: the live release edited in place (a section of the Kazakh documents page
+    deleted, a script added) is drift: the check names every difference; a run puts the release back
+    from its archive with no failed request, keeps the damaged copy, and the next run changes nothing."""
+    live = f"/srv/www/ereje/releases/{LIVE_RELEASE}"
+    web.run_test(
+        "python3 -c %s %s",
+        "import json, sys; p = sys.argv[1]; d = json.load(open(p)); s = d['pages']['documents']['sections'];"
+        " s[:] = [x for x in s if x['id'] != 'charter']; json.dump(d, open(p, 'w'), ensure_ascii=False)",
+        f"{live}/content/kk.json",
+    )
+    web.run_test("printf '<?php echo 42;' > %s/lib/extra.php", live)
+    assert 'id="charter"' not in request(web_ip, "/kk/documents", ca_file)[2]
+
+    check = playbook("release.yml", "--check")
+    output = check.stdout + check.stderr
+    assert check.returncode != 0, output[-3000:]
+    assert f"Live release {LIVE_RELEASE} differs from its archive" in output, output[-3000:]
+    assert "./content/kk.json: Contents differ" in output or "./content/kk.json: Size differs" in output
+    assert "lib/extra.php: added by hand, not in the release" in output
+
+    with Poller(web_ip, ca_file) as poller:
+        repair = playbook("release.yml")
+    assert repair.returncode == 0, (repair.stdout + repair.stderr)[-5000:]
+    assert {status for status, _ in poller.answers} == {200}, poller.answers
+    assert web.file("/srv/www/ereje/current").linked_to == live
+    assert 'id="charter"' in request(web_ip, "/kk/documents", ca_file)[2]
+    assert not web.file(f"{live}/lib/extra.php").exists
+    assert not web.file(f"{live}.repair").exists
+    damaged = web.check_output("ls /srv/www/ereje/releases/backups/*-damaged-%s.site.tar.gz", LIVE_RELEASE)
+    assert "lib/extra.php" in web.check_output("tar -tzf %s", damaged.split()[-1])
+    history = web.file("/srv/www/ereje/releases/HISTORY").content_string
+    assert f"{LIVE_RELEASE} repaired from its archive (" in history, history
+
+    again = playbook("release.yml")
+    recap = molecule.parse_recap(again.stdout)
+    assert again.returncode == 0 and recap["ereje-mol-web-web"]["changed"] == 0, again.stdout[-3000:]
+
+
 # ---- What a visitor sees: KTBU-11.6-a, MVD-25-a, MVD-23-a ---------------------------------------
 
 
