@@ -507,6 +507,25 @@ def test_web_stack_gets_security_updates_and_the_declared_release_is_live(web, w
     assert web.file(f"/srv/www/ereje/releases/.archives/{LIVE_RELEASE}.tar").exists
 
 
+def test_a_held_web_stack_package_is_found_and_released(web):
+    """KNMU-3-d: nginx held back by hand (apt-mark hold) would miss security updates: a check run
+    reports the hold as the change it would make, a run lifts it, and the next run changes nothing."""
+    web.run_test("apt-mark hold nginx")
+    try:
+        check = playbook("converge.yml", "--check", "--diff", "--tags", "KNMU-3-d")
+        assert check.returncode == 0, (check.stdout + check.stderr)[-3000:]
+        held = check.stdout.split("a hold is lifted", 1)[-1][:2000]
+        assert "changed: [" in held and "nginx" in held, held
+        assert "nginx" in web.check_output("apt-mark showhold").split()
+        run = playbook("converge.yml", "--tags", "KNMU-3-d")
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        assert "nginx" not in web.check_output("apt-mark showhold").split()
+        again = playbook("converge.yml", "--tags", "KNMU-3-d")
+        assert molecule.parse_recap(again.stdout)["ereje-mol-web-web"]["changed"] == 0, again.stdout[-3000:]
+    finally:
+        web.run("apt-mark unhold nginx")
+
+
 # ---- Content: KTBU-9.7-a, KNMU-5-a, MVD-19-a, MVD-22-a, MVD-23-a, KTBU-11.6-a, MVD-25-a, KTBU-annex-a
 
 
