@@ -8,13 +8,13 @@ DOCUMENTATION = r"""
 module: ereje_samba_replication
 short_description: Measure, without forcing it, the inbound replication of a Samba AD domain controller
 description:
-  - Reads C(samba-tool drs showrepl --json) on the domain controller it runs on: for every
+  - Reads C(samba-tool drs showrepl --json) on the domain controller it runs on, for every
     naming context and every other DC this one pulls from, the last attempt, its result, the
     number of failures in a row and the time of the last success.
   - Fails when a link has failed in a row, has never succeeded, or last succeeded more than
     O(max_age_minutes) ago (the replica is behind by at least that long), or when the DC pulls
     from fewer than O(min_partners) other DCs (ATU-7.2-a), unless O(fail_on_problem=false).
-  - Read-only: it never starts a replication, so the audit measures what replication does by
+  - Read-only. It never starts a replication, so the audit measures what replication does by
     itself (Samba pulls from every partner every five minutes). Check mode returns the same answer.
 version_added: "0.1.0"
 author: Ereje

@@ -42,7 +42,7 @@ options:
   support_ends:
     description:
       - End of security support per Debian major release (C(VERSION_ID) of C(/etc/os-release)),
-        ISO dates, e.g. C({"12": "2028-06-30"}) (Debian LTS included).
+        ISO dates, e.g. C(12) to C(2028-06-30) (Debian LTS included).
       - A release not listed is a problem (its support cannot be judged).
     type: dict
     default: {}

@@ -424,6 +424,83 @@ def test_health_limit_that_is_not_a_percentage_is_refused():
     )
 
 
+# ---- ATU-6.3-a: who holds administrative access is reviewed ------------------------------
+
+
+def access_review(*extra: str) -> tuple[int, str]:
+    """Run the access review (site.yml's last play) on the node: return code and output, its blanks
+    collapsed (the YAML callback folds long messages over lines)."""
+    result, _ = molecule.run_playbook("access.yml", "-v", "--limit", NODE, *extra)
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+def sudo_rights(node, account: str) -> str:
+    """What sudo itself says the account may run (sudo -l -U), as root asks it."""
+    return node.check_output(f"sudo -l -U {account}")
+
+
+def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node):
+    """ATU-6.3-a: access granted by hand, an account added to Debian's sudo group and a key put in
+    root's authorized_keys, is found and taken away.
+
+    sudo itself gives the account every command; the review in check mode, as the audit runs it,
+    fails naming both and changes nothing; the review of a converge takes the membership away and
+    moves root's key file aside (kept as evidence); sudo then refuses the account, and the review
+    passes, naming what it saw.
+    """
+    node.run_test("useradd --no-create-home --shell /bin/bash intruder && gpasswd -a intruder sudo")
+    node.run_test(
+        "ssh-keygen -q -t ed25519 -N '' -C intruder@outside -f /tmp/intruder_key && "
+        "install -d -m 0700 /root/.ssh && cat /tmp/intruder_key.pub >> /root/.ssh/authorized_keys"
+    )
+    try:
+        assert "(ALL : ALL) ALL" in sudo_rights(node, "intruder")
+        rc, output = access_review("--check")
+        assert rc != 0, output[-3000:]
+        assert "'intruder'" in output and "group sudo" in output, output[-3000:]
+        assert "/root/.ssh/authorized_keys" in output, output[-3000:]
+        assert node.file("/root/.ssh/authorized_keys").exists, "check mode must change nothing"
+
+        rc, output = access_review()
+        assert rc == 0, output[-3000:]
+        assert "removed 'intruder' from group sudo" in output, output[-3000:]
+        assert "not allowed to run sudo" in sudo_rights(node, "intruder")
+        assert not node.file("/root/.ssh/authorized_keys").exists
+        kept = node.check_output("cat /var/lib/ereje/access-removed/*-root-authorized_keys")
+        assert "intruder@outside" in kept
+
+        rc, output = access_review("--check")
+        assert rc == 0, output[-3000:]
+        assert "ereje-admins: ereje-admin" in output, output[-3000:]
+    finally:
+        node.run_test("userdel intruder; rm -rf /tmp/intruder_key* /var/lib/ereje/access-removed")
+
+
+def test_undeclared_sudo_rule_fails_the_review_until_a_person_decides(node):
+    """ATU-6.3-a: a sudoers rule for an account nobody declared fails the review in the audit and in
+    a converge alike, and stays: a sudo rule may be a package's, so a person decides. Declared in the
+    inventory with its reason (baseline_access_declared), the same rule passes, and the evidence
+    names the account.
+    """
+    rule = "/etc/sudoers.d/zz-intruder"
+    node.run_test("useradd --no-create-home --shell /bin/bash intruder")
+    node.run_test(f"echo 'intruder ALL=(root) NOPASSWD: /usr/bin/id' > {rule} && chmod 0440 {rule}")
+    try:
+        assert "/usr/bin/id" in sudo_rights(node, "intruder")
+        for mode in (["--check"], []):
+            rc, output = access_review(*mode)
+            assert rc != 0, output[-3000:]
+            assert "sudoers grants sudo to user 'intruder'" in output, output[-3000:]
+            assert node.file(rule).exists
+        why = "the test's rule"
+        declared = {"baseline_access_declared": [{"account": "intruder", "sudo": True, "why": why}]}
+        rc, output = access_review("--check", "-e", json.dumps(declared))
+        assert rc == 0, output[-3000:]
+        assert "intruder" in output, output[-3000:]
+    finally:
+        node.run_test(f"rm -f {rule}; userdel intruder")
+
+
 # ---- the whole role ---------------------------------------------------------------------------
 
 

@@ -329,6 +329,36 @@ def test_accounts_and_memberships_made_by_hand_are_reported_and_removed(dc1, han
     assert members(dc1, "teachers") == {"alice"}
 
 
+# ---- ATU-6.3-a: the privileged groups are reviewed ----------------------------------------
+
+
+def test_undeclared_domain_admin_is_found_and_removed(dc1, dc1_ip):
+    """ATU-6.3-a: a user made Domain Admin by hand holds the domain until the next converge.
+
+    alice (a teacher) first cannot do what only administrators may (set another account's expiry
+    over LDAP); added to Domain Admins by hand, she can. The account tasks in check mode, as the
+    audit runs them, name her membership and change nothing; the converge removes it, and the
+    same request of hers is refused again.
+    """
+    admin_only = (
+        f"samba-tool user setexpiry lockme --noexpiry -H ldap://{dc1_ip} "
+        f"-U alice%{shlex.quote(password('alice'))}"
+    )
+    assert dc1.run(admin_only).rc != 0, "a teacher must not manage other accounts"
+    dc1.check_output("samba-tool group addmembers 'Domain Admins' alice")
+    try:
+        assert dc1.run(admin_only).rc == 0, "as a Domain Admin she can"
+        found = " ".join(run_tags("ATU-6.3-a", check=True).split())
+        assert "-Domain Admins: Administrator, alice +Domain Admins: Administrator" in found, found[-3000:]
+        assert "alice" in members(dc1, "'Domain Admins'"), "check mode must change nothing"
+        run_tags("accounts")
+        assert members(dc1, "'Domain Admins'") == {"administrator"}, "the converge takes her out"
+    finally:
+        # Whatever failed above, the tests after this one find the domain as declared.
+        dc1.run("samba-tool group removemembers 'Domain Admins' alice")
+    assert dc1.run(admin_only).rc != 0, "out of Domain Admins, the same request is refused"
+
+
 # ---- ATU-7.2-a: two DCs replicate -----------------------------------------------------------
 
 
