@@ -121,9 +121,15 @@ def test_a_break_is_a_change_on_a_lab_host_that_an_implemented_control_must_catc
     broken thing; molecule/lab/tests/test_audit.py makes every break and audits once."""
     change = control["break"]
     assert control["status"] in IMPLEMENTED, f"{control['id']}: only an implemented control can be broken"
-    assert set(change) <= {"host", "do", "evidence", "also_fails"}, (
+    assert set(change) <= {"host", "do", "evidence", "also_fails", "replica"}, (
         f"{control['id']}: unknown keys {set(change)}"
     )
+    # A replica (dc2 of dc1's directory) pulls the change at once and fails the same controls.
+    if "replica" in change:
+        replica = change["replica"]
+        assert set(replica) == {"host", "do"}, f"{control['id']}: a replica is a host and what it runs"
+        assert replica["host"] in LAB_HOSTS and replica["host"] != change.get("host"), control["id"]
+        assert isinstance(replica["do"], str) and replica["do"].strip(), control["id"]
     assert change.get("host") in LAB_HOSTS, f"{control['id']}: break on which lab host?"
     assert isinstance(change.get("do"), str) and change["do"].strip(), (
         f"{control['id']}: what does the break do?"

@@ -60,13 +60,31 @@ def catalog_breaks() -> dict[str, dict[str, dict]]:
     return breaks
 
 
+def replica_breaks() -> dict[str, dict[str, dict]]:
+    """The breaks another host sees as its own, by that host: {replica: {control: break}}.
+
+    A change to the directory on dc1 reaches dc2 by replication within minutes; the break's
+    `replica` pulls it there at once (its `do`), so that dc2's copy fails the same controls with the
+    same evidence at a moment the audit can count on, instead of whenever Samba's own pull comes.
+    """
+    seen: dict[str, dict[str, dict]] = {}
+    for changes in catalog_breaks().values():
+        for control, change in changes.items():
+            if "replica" in change:
+                seen.setdefault(change["replica"]["host"], {})[control] = change
+    return seen
+
+
 def broken_controls() -> dict[str, set[str]]:
     """The controls the catalog's breaks make fail, by host: each broken control and the ones whose
-    own checks read the same broken thing (`also_fails`)."""
-    return {
-        host: {c for name, change in changes.items() for c in (name, *change.get("also_fails", []))}
-        for host, changes in catalog_breaks().items()
-    }
+    own checks read the same broken thing (`also_fails`), on the broken host and on a replica that
+    pulled the change."""
+    broken: dict[str, set[str]] = {}
+    for by_host in (catalog_breaks(), replica_breaks()):
+        for host, changes in by_host.items():
+            for name, change in changes.items():
+                broken.setdefault(host, set()).update((name, *change.get("also_fails", [])))
+    return broken
 
 
 @pytest.fixture(scope="session")
@@ -83,4 +101,9 @@ def audit_after_converge():
         for control, change in changes.items():
             done = lab_host(host).run(change["do"])
             assert done.rc == 0, f"{host} {control}: the break {change['do']!r} failed: {done.stderr}"
+    # Then the replicas pull what the breaks changed on the host they replicate from.
+    for host, changes in replica_breaks().items():
+        for control, change in changes.items():
+            done = lab_host(host).run(change["replica"]["do"])
+            assert done.rc == 0, f"{host} {control}: {change['replica']['do']!r} failed: {done.stderr}"
     return run_audit(molecule.ephemeral_dir() / "audit-converged")

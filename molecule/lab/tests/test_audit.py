@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import INVENTORY, LAB_HOSTS, ROOT, broken_controls, catalog_breaks, lab_vars
+from conftest import INVENTORY, LAB_HOSTS, ROOT, broken_controls, catalog_breaks, lab_vars, replica_breaks
 from support import molecule
 
 # The host the drift and ansible-runner tests work on: the workstation (baseline, events, antivirus).
@@ -89,7 +89,7 @@ def test_audit_changes_nothing(audit_after_converge):
     """
     _, recap = audit_after_converge
     assert set(recap) >= LAB_HOSTS, sorted(recap)
-    for host in set(recap) - set(catalog_breaks()):  # the controller's own plays included
+    for host in set(recap) - set(broken_controls()):  # the controller's own plays included
         assert recap[host]["changed"] == 0, (host, recap[host])
 
 
@@ -145,20 +145,22 @@ def test_each_break_fails_its_control_with_evidence(audit_after_converge):
     report, _ = audit_after_converge
     breaks = catalog_breaks()
     assert NODE in breaks, f"the catalog names no break for {NODE}"
-    for host, changes in breaks.items():
-        rows = {r["control"]: r for r in report["results"] if r["host"] == host}
-        for control, change in changes.items():
-            evidence = "\n".join(rows[control]["evidence"])
-            assert rows[control]["status"] == "fail", (
-                f"{host} {control} {rows[control]['status']}: {evidence[:600]}"
-            )
-            assert change["evidence"] in evidence, (
-                f"{host} {control}: {change['evidence']!r} not in {evidence[:1500]}"
-            )
-        # Nothing else moved: the controls that fail are exactly the broken ones (and those whose
-        # own checks read the same broken thing, which the catalog names beside the break).
-        broken = {c for c, r in rows.items() if r["status"] in ("fail", "not_checked")}
-        assert broken == broken_controls()[host], [f for f in failing(report) if f.startswith(f"{host} ")]
+    rows = {(r["host"], r["control"]): r for r in report["results"]}
+    # On the broken host, and on a replica that pulled the change, with the same evidence.
+    for by_host in (breaks, replica_breaks()):
+        for host, changes in by_host.items():
+            for control, change in changes.items():
+                row = rows[host, control]
+                evidence = "\n".join(row["evidence"])
+                assert row["status"] == "fail", f"{host} {control} {row['status']}: {evidence[:600]}"
+                assert change["evidence"] in evidence, (
+                    f"{host} {control}: {change['evidence']!r} not in {evidence[:1500]}"
+                )
+    # Nothing else moved: the controls that fail are exactly the broken ones (and those whose own
+    # checks read the same broken thing, which the catalog names beside the break).
+    for host, expected in broken_controls().items():
+        broken = {c for (h, c), r in rows.items() if h == host and r["status"] in ("fail", "not_checked")}
+        assert broken == expected, [f for f in failing(report) if f.startswith(f"{host} ")]
 
 
 def test_site_repairs_every_break_and_the_repaired_controls_then_pass(audit_after_converge, tmp_path):
@@ -180,9 +182,10 @@ def test_site_repairs_every_break_and_the_repaired_controls_then_pass(audit_afte
     hosts = ",".join(sorted(breaks))
     tags = ",".join(sorted(set().union(*breaks.values())))
     output = run_under_ansible_runner("site.yml", tmp_path / "site", "--tags", tags, limit=hosts)
-    # The audit before had left every break in place: the repair finds something to change on each.
+    # The audit before had left every break in place: the repair finds something to change on each
+    # broken host (a replica only pulls the repaired copy, which changes nothing of its own).
     recap = molecule.parse_recap(output)
-    for host in breaks:
+    for host in catalog_breaks():
         assert recap.get(host, {}).get("changed", 0) > 0, recap.get(host, output[-3000:])
 
     reports = molecule.ephemeral_dir() / "audit-repaired"
