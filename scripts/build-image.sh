@@ -30,7 +30,7 @@ service_packages=(
   ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin
   nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring mariadb-server mariadb-client
   python3-pymysql gzip
-  fail2ban python3-systemd
+  fail2ban python3-systemd debian-security-support
 )
 # Clients the Molecule scenarios use on the hosts (DNS, LDAP, PAM, archive makers for the
 # mail corpus).
@@ -130,6 +130,9 @@ podman run --name "$builder" --network=host -e DEBIAN_FRONTEND=noninteractive \
       "[Install]" "WantedBy=multi-user.target" > /etc/systemd/system/ereje-snakeoil.service
     systemctl enable ereje-snakeoil.service 2>/dev/null
     apt-get clean
+    # apt'"'"'s binary cache of the package lists, which clean removed: else the first apt command of
+    # every container (the updates check of each converge) builds it again, a second of CPU each.
+    apt-cache gencaches
   '
 log "committing $tagged"
 podman commit -q --change 'CMD ["/sbin/init"]' "$builder" "$tagged" >/dev/null

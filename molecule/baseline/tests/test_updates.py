@@ -42,3 +42,27 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
     checked, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
     assert recap[NODE]["failed"] == 0, checked.stdout[-3000:]
     assert recap[NODE]["changed"] == 0, checked.stdout[-3000:]
+
+
+def test_a_package_past_its_end_of_support_fails_the_check_until_it_is_accepted(node):
+    """ATU-5.23-b: software still supported. mimetex is in Debian 12, but Debian's security team
+    ended its support (debian-security-support's list): installed from the mirror, it fails the
+    check-mode run with the package, the date and Debian's reason; accepted in the inventory
+    (baseline_updates_unsupported_accepted), the same run passes and names it as accepted.
+    """
+    node.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -yq --no-install-recommends mimetex")
+    try:
+        check = ("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
+        found, recap = molecule.run_playbook(*check)
+        said = flat(found.stdout + found.stderr)
+        assert recap[NODE]["failed"] == 1, said[-3000:]
+        assert "security support ended on " in said, said[-3000:]
+        assert " for mimetex (source mimetex): " in said, said[-3000:]
+
+        waiver = '{"baseline_updates_unsupported_accepted": ["mimetex"]}'
+        accepted, recap = molecule.run_playbook(*check, "-v", "-e", waiver)
+        said = flat(accepted.stdout + accepted.stderr)
+        assert recap[NODE]["failed"] == 0, said[-3000:]
+        assert "past its end of security support (accepted: mimetex)" in said, said[-3000:]
+    finally:
+        node.check_output("DEBIAN_FRONTEND=noninteractive apt-get purge -yq mimetex")
