@@ -15,6 +15,8 @@ import string
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import open_samdb
+
 DOCUMENTATION = r"""
 ---
 module: ereje_samba_directory
@@ -541,17 +543,7 @@ def main() -> None:
     if p["validate_only"]:
         module.exit_json(changed=False, actions=[], unlisted=[])
 
-    try:
-        import ldb  # noqa: PLC0415 - only on the DC
-        from samba.auth import system_session  # noqa: PLC0415 - only on the DC
-        from samba.param import LoadParm  # noqa: PLC0415 - only on the DC
-        from samba.samdb import SamDB  # noqa: PLC0415 - only on the DC
-    except ImportError as exc:
-        module.fail_json(msg=f"the Samba Python bindings are missing on the DC (python3-samba): {exc}")
-
-    lp = LoadParm()
-    lp.load_default()
-    samdb = SamDB(url=p["samdb_url"], session_info=system_session(), lp=lp)
+    samdb, ldb = open_samdb(module, p["samdb_url"])
     base_dn = str(samdb.domain_dn())
     res = samdb.search(
         base=base_dn,

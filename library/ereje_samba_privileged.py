@@ -13,6 +13,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import open_samdb
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM
 
 DOCUMENTATION = r"""
@@ -415,17 +416,7 @@ def main() -> None:
         stop(errors, [])
     groups = declared(p["groups"])
 
-    try:
-        import ldb  # noqa: PLC0415 - only on the DC
-        from samba.auth import system_session  # noqa: PLC0415 - only on the DC
-        from samba.param import LoadParm  # noqa: PLC0415 - only on the DC
-        from samba.samdb import SamDB  # noqa: PLC0415 - only on the DC
-    except ImportError as exc:
-        module.fail_json(msg=f"the Samba Python bindings are missing on the DC (python3-samba): {exc}")
-
-    lp = LoadParm()
-    lp.load_default()
-    samdb = SamDB(url=p["samdb_url"], session_info=system_session(), lp=lp)
+    samdb, ldb = open_samdb(module, p["samdb_url"])
     base_dn = str(samdb.domain_dn())
     entries = _read(samdb, ldb, base_dn, name_filter(groups))
     more = member_filter(entries, groups)
