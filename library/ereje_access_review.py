@@ -520,15 +520,25 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _membership(member: dict, group: str, sentence: str, protected: frozenset) -> tuple[str, list[dict]]:
-    """The problem of an undeclared member, and its removal when gpasswd can take it away safely."""
-    name = member["name"]
-    if member["primary"]:
-        sentence += " (by its primary group: not removed, change it with usermod -g)"
-    elif name in protected:
-        sentence += " (not removed: Ansible connected as this account)"
-    removable = member["supplementary"] and name not in protected
-    return sentence, [{"kind": "group", "account": name, "group": group}] if removable else []
+def _undeclared_members(
+    members: list[dict], group: str, allowed: set[str], sentence: str, protected: frozenset
+) -> tuple[list[str], list[dict]]:
+    """The problem of each member of ``group`` not in ``allowed`` (``sentence`` with ``{name}``), and
+    the removals gpasswd can make safely: a supplementary membership, not of the connected account."""
+    problems, removals = [], []
+    for member in members:
+        name = member["name"]
+        if name in allowed:
+            continue
+        problem = sentence.format(name=name)
+        if member["primary"]:
+            problem += " (by its primary group: not removed, change it with usermod -g)"
+        elif name in protected:
+            problem += " (not removed: Ansible connected as this account)"
+        problems.append(problem)
+        if member["supplementary"] and name not in protected:
+            removals.append({"kind": "group", "account": name, "group": group})
+    return problems, removals
 
 
 def review_groups(host: dict, policy: dict, protected: frozenset) -> tuple[list[str], list[dict], dict]:
@@ -536,22 +546,26 @@ def review_groups(host: dict, policy: dict, protected: frozenset) -> tuple[list[
     members of a privileged group not declared in it (an administrator's way is the admin group)."""
     accounts, groups, declared = host["accounts"], host["groups"], policy["declared"]
     admin_group = policy["admin_group"]
+
+    def declared_in(group: str) -> set[str]:
+        return {name for name, entry in declared.items() if group in entry.get("groups", [])}
+
     problems, removals = [], []
     observed: dict = {"admin_group": {"name": admin_group, "members": []}}
     if admin_group not in groups:
         problems.append(f"the admin group {admin_group} does not exist on this host")
     else:
-        for member in group_members(admin_group, groups, accounts):
-            name = member["name"]
-            observed["admin_group"]["members"].append(name)
-            if name in policy["admins"] or admin_group in declared.get(name, {}).get("groups", []):
-                continue
-            sentence = (
-                f"account '{name}' is in the admin group {admin_group} but is not a declared administrator"
-            )
-            problem, removal = _membership(member, admin_group, sentence, protected)
-            problems.append(problem)
-            removals += removal
+        members = group_members(admin_group, groups, accounts)
+        observed["admin_group"]["members"] = [m["name"] for m in members]
+        found, removable = _undeclared_members(
+            members,
+            admin_group,
+            set(policy["admins"]) | declared_in(admin_group),
+            f"account '{{name}}' is in the admin group {admin_group} but is not a declared administrator",
+            protected,
+        )
+        problems += found
+        removals += removable
 
     observed["privileged_groups"], observed["missing_groups"] = {}, []
     for group in policy["privileged_groups"]:
@@ -560,15 +574,15 @@ def review_groups(host: dict, policy: dict, protected: frozenset) -> tuple[list[
             continue
         members = group_members(group, groups, accounts)
         observed["privileged_groups"][group] = [m["name"] for m in members]
-        for member in members:
-            if group in declared.get(member["name"], {}).get("groups", []):
-                continue
-            sentence = (
-                f"account '{member['name']}' is in privileged group {group} but nobody declared it there"
-            )
-            problem, removal = _membership(member, group, sentence, protected)
-            problems.append(problem)
-            removals += removal
+        found, removable = _undeclared_members(
+            members,
+            group,
+            declared_in(group),
+            f"account '{{name}}' is in privileged group {group} but nobody declared it there",
+            protected,
+        )
+        problems += found
+        removals += removable
     return problems, removals, observed
 
 
