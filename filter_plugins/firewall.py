@@ -4,9 +4,12 @@ Roles and inventories declare the ports a host opens as data::
 
     - {name: smtp, port: 25, proto: tcp, sources: [10.0.0.0/8]}
     - {name: rpc-dynamic, port: 49152, proto: tcp, probe: false}
+    - {name: syslog-tls, port: 6514, sources: [10.0.0.0/8], max_connections_per_source: 4}
 
 ``nft_accept_rules`` checks every rule and renders it as nftables statements for the
-``inet ereje_filter`` table; ``health_ports`` lists the ports the service must answer on (the
+``inet ereje_filter`` table (``max_connections_per_source``: an address that already holds that
+many connections to the port is refused with a TCP reset, counted by conntrack, so one sender
+cannot take every session of the service); ``health_ports`` lists the ports the service must answer on (the
 health check of ATU-8.4-d skips those with ``probe: false``). Bad input stops the play before
 anything changes, with a message that names the rule and what is wrong with it (control ATU-5.15-a).
 """
@@ -20,6 +23,7 @@ from ansible.errors import AnsibleFilterError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,63}$")
 _PROTOCOLS = ("tcp", "udp")
+_KEYS = ("name", "port", "proto", "sources", "probe", "max_connections_per_source")
 
 
 def _port(rule_label: str, value: object) -> int:
@@ -56,7 +60,8 @@ def _networks(rule_label: str, sources: object) -> tuple[list[str], list[str]]:
 
 
 def _checked_rules(rules: object) -> list[dict]:
-    """Every declared rule, checked, as {name, port, proto, v4, v6, probe} (v4/v6: its sources)."""
+    """Every declared rule, checked, as {name, port, proto, v4, v6, probe, limit} (v4/v6: its sources;
+    limit: max_connections_per_source or None)."""
     if rules is None:
         return []
     if not isinstance(rules, list):
@@ -74,11 +79,10 @@ def _checked_rules(rules: object) -> list[dict]:
             raise AnsibleFilterError(
                 f"{label}: name is required (letters, digits, space, _ . : / -; at most 64 characters)"
             )
-        unknown = sorted(set(rule) - {"name", "port", "proto", "sources", "probe"})
+        unknown = sorted(set(rule) - set(_KEYS))
         if unknown:
-            raise AnsibleFilterError(
-                f"{label}: unknown key(s) {', '.join(unknown)}; allowed: name, port, proto, sources, probe"
-            )
+            allowed = ", ".join(_KEYS)
+            raise AnsibleFilterError(f"{label}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
         if "port" not in rule:
             raise AnsibleFilterError(f"{label}: port is required")
         port = _port(label, rule["port"])
@@ -92,8 +96,17 @@ def _checked_rules(rules: object) -> list[dict]:
         if key in seen:
             raise AnsibleFilterError(f"{label}: {proto} port {port} is declared twice")
         seen.add(key)
+        limit = rule.get("max_connections_per_source")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise AnsibleFilterError(
+                f"{label}: max_connections_per_source must be a whole number of 1 or more, not {limit!r}"
+            )
+        if limit is not None and proto != "tcp":
+            raise AnsibleFilterError(f"{label}: max_connections_per_source needs proto tcp (connections)")
         v4, v6 = _networks(label, rule.get("sources"))
-        checked.append({"name": name, "port": port, "proto": proto, "v4": v4, "v6": v6, "probe": probe})
+        checked.append(
+            {"name": name, "port": port, "proto": proto, "v4": v4, "v6": v6, "probe": probe, "limit": limit}
+        )
     return checked
 
 
@@ -101,7 +114,17 @@ def nft_accept_rules(rules: object) -> list[str]:
     """Render declared rules as nftables ``accept`` statements, checking each one."""
     statements: list[str] = []
     for rule in _checked_rules(rules):
-        match = f'{rule["proto"]} dport {rule["port"]} accept comment "{rule["name"]}"'
+        port = f"{rule['proto']} dport {rule['port']}"
+        comment = f'comment "{rule["name"]}"'
+        if rule["limit"]:
+            # Before the accept: a meter (a set nft keeps per address) counts each address's
+            # connections; one more than the limit is reset. Named after the port: one per rule.
+            for family, addr in (("v4", "ip"), ("v6", "ip6")):
+                statements.append(
+                    f"{port} ct state new meter ereje-conn-{rule['port']}-{family} "
+                    f"{{ {addr} saddr ct count over {rule['limit']} }} reject with tcp reset {comment}"
+                )
+        match = f"{port} accept {comment}"
         if not rule["v4"] and not rule["v6"]:
             statements.append(match)
         if rule["v4"]:

@@ -35,6 +35,18 @@ def test_udp_and_empty_inputs():
     assert nft_accept_rules(None) == []
 
 
+def test_connections_per_source_are_limited_before_the_accept():
+    rules = nft_accept_rules(
+        [{"name": "syslog-tls", "port": 6514, "sources": ["10.0.0.0/8"], "max_connections_per_source": 4}]
+    )
+    limit = 'reject with tcp reset comment "syslog-tls"'
+    assert rules == [
+        f"tcp dport 6514 ct state new meter ereje-conn-6514-v4 {{ ip saddr ct count over 4 }} {limit}",
+        f"tcp dport 6514 ct state new meter ereje-conn-6514-v6 {{ ip6 saddr ct count over 4 }} {limit}",
+        'ip saddr { 10.0.0.0/8 } tcp dport 6514 accept comment "syslog-tls"',
+    ]
+
+
 @pytest.mark.parametrize(
     ("rules", "message"),
     [
@@ -51,6 +63,9 @@ def test_udp_and_empty_inputs():
         ([{"name": "web", "port": 80, "src": ["10.0.0.0/8"]}], "unknown key(s) src"),
         ([{"name": "a", "port": 80}, {"name": "b", "port": 80}], "tcp port 80 is declared twice"),
         ([{"name": "web", "port": 80, "probe": "no"}], "probe must be true or false"),
+        ([{"name": "web", "port": 80, "max_connections_per_source": 0}], "a whole number of 1 or more"),
+        ([{"name": "web", "port": 80, "max_connections_per_source": "4"}], "a whole number of 1 or more"),
+        ([{"name": "dns", "port": 53, "proto": "udp", "max_connections_per_source": 4}], "needs proto tcp"),
         (["80/tcp"], "must be a mapping"),
         ({"name": "web"}, "must be a list of rules"),
     ],

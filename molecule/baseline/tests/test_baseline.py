@@ -298,6 +298,154 @@ def test_log_line_reaches_collector(node, collector):
     assert path.startswith(f"/var/log/remote/{NODE}/"), f"filed under an unexpected host: {path}"
 
 
+TLS_DIR = "/etc/ereje/tls"
+
+
+def send_over_tls(host, line: str, cert: str, key: str) -> None:
+    """Open a TLS connection to the collector from ``host`` with ``cert``/``key``, as rsyslog does,
+    and write one octet-counted syslog frame (RFC 5425). What the collector does with it is the test's."""
+    frame = f"{len(line.encode())} {line}"
+    host.run(
+        f"printf '%s' {shlex.quote(frame)} | timeout 10 openssl s_client -quiet -connect {COLLECTOR}:6514 "
+        f"-cert {cert} -key {key} -CAfile {TLS_DIR}/ca.crt"
+    )
+
+
+def stored(collector, token: str) -> str:
+    """Every line of the collector's files that carries ``token``, with the file's name in front."""
+    return collector.run(f"grep -rF {shlex.quote(token)} /var/log/remote").stdout
+
+
+def rfc5424(hostname: str, message: str) -> str:
+    return f"<38>1 2026-12-06T00:00:00Z {hostname} ereje-test - - - {message}"
+
+
+def test_the_collector_takes_events_only_over_tls_from_a_permitted_certificate(node, collector, tmp_path):
+    """ATU-5.18-a: an event sent in clear, with a certificate the sender made itself, or with a
+    certificate of the project's CA for a name the collector does not know, is refused and stored
+    nowhere; the same event with the node's own certificate is stored (so the probe can pass)."""
+    token = f"ereje-tls-{uuid.uuid4()}"
+    # In clear, to the TLS port.
+    node.run(f"logger --tcp --server {COLLECTOR} --port 6514 -t ereje-test {token}-clear")
+    # A certificate the sender signed itself, for the node's own name.
+    node.run_test(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+        f"-keyout /tmp/self.key -out /tmp/self.crt -subj /CN={NODE} -addext subjectAltName=DNS:{NODE}"
+    )
+    send_over_tls(node, rfc5424(NODE, f"{token}-self-signed"), "/tmp/self.crt", "/tmp/self.key")
+    # A certificate of the project's CA (signed on the controller, where the CA lives) for a name
+    # that is no permitted host's.
+    ca = molecule.ephemeral_dir() / "ca"
+    node.run_test(
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout /tmp/stranger.key -out /tmp/stranger.csr -subj /CN=stranger"
+    )
+    (tmp_path / "stranger.csr").write_text(node.file("/tmp/stranger.csr").content_string)
+    (tmp_path / "ext").write_text("subjectAltName=DNS:stranger\nextendedKeyUsage=clientAuth\n")
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            tmp_path / "stranger.csr",
+            "-CA",
+            ca / "ca.crt",
+            "-CAkey",
+            ca / "ca.key",
+            "-days",
+            "2",
+            "-extfile",
+            tmp_path / "ext",
+            "-out",
+            tmp_path / "stranger.crt",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    node.run_test(f"printf '%s' {shlex.quote((tmp_path / 'stranger.crt').read_text())} > /tmp/stranger.crt")
+    send_over_tls(node, rfc5424(NODE, f"{token}-stranger"), "/tmp/stranger.crt", "/tmp/stranger.key")
+    # The node's own certificate: taken.
+    send_over_tls(node, rfc5424(NODE, f"{token}-own"), f"{TLS_DIR}/host.crt", f"{TLS_DIR}/host.key")
+    assert molecule.wait_for(lambda: f"{token}-own" in stored(collector, token), timeout=30), (
+        "an event sent with the node's own certificate did not arrive: the probe cannot tell refusals apart"
+    )
+    lines = stored(collector, token)
+    for refused in ("clear", "self-signed", "stranger"):
+        assert f"{token}-{refused}" not in lines, f"the collector stored an event sent {refused}: {lines}"
+    journal = collector.check_output("journalctl -u rsyslog --since -5min --no-pager")
+    assert "not permitted to talk to it" in journal and "stranger" in journal, journal[-3000:]
+    assert "invalid cert info" in journal, journal[-3000:]
+
+
+def test_a_sender_cannot_file_its_events_under_another_hosts_name(node, collector):
+    """ATU-5.18-a: a host that writes another host's name into its events (here the collector's) with
+    its own valid certificate still has them filed under its own name, chosen by the address its
+    connection comes from; the claimed name stays visible in the line."""
+    token = f"ereje-claim-{uuid.uuid4()}"
+    send_over_tls(node, rfc5424(COLLECTOR, token), f"{TLS_DIR}/host.crt", f"{TLS_DIR}/host.key")
+    assert molecule.wait_for(lambda: token in stored(collector, token), timeout=30)
+    path, line = stored(collector, token).strip().split(":", 1)
+    assert path.startswith(f"/var/log/remote/{NODE}/"), f"filed under the claimed name: {path}"
+    assert f" {COLLECTOR} ereje-test" in line, line
+
+
+def test_events_written_while_the_collector_is_down_arrive_when_it_returns(node, collector):
+    """ATU-5.18-a: with the collector stopped, events wait on the node (rsyslog's disk-assisted
+    queue after reading them from the journal); when it starts again every one of them arrives."""
+    token = f"ereje-down-{uuid.uuid4()}"
+    collector.run_test("systemctl stop rsyslog")
+    try:
+        node.run_test(f"for i in $(seq 1 200); do logger -p authpriv.notice -t ereje-test {token}-$i; done")
+        # Longer than the sender's retry interval (10 s): it tried, and failed, at least once.
+        node.run_test("sleep 12")
+        assert not collector.run("systemctl is-active rsyslog").succeeded
+    finally:
+        collector.run_test("systemctl start rsyslog")
+    wanted = {f"{token}-{i}" for i in range(1, 201)}
+
+    def arrived() -> set[str]:
+        return set(collector.run(f"grep -rhoE '{token}-[0-9]+' /var/log/remote/{NODE}").stdout.split())
+
+    assert molecule.wait_for(lambda: arrived() >= wanted, timeout=90), (
+        f"lost while the collector was down: {sorted(wanted - arrived())[:10]}"
+    )
+
+
+def test_a_burst_of_events_arrives_whole(node, collector):
+    """ATU-5.18-a: 20,000 events written at once on the node all reach the collector: none is dropped
+    by journald's rate limit, by rsyslog reading the journal, or on the way."""
+    token = f"ereje-burst-{uuid.uuid4()}"
+    node.run_test(f"seq 1 20000 | sed 's/^/{token}-/' | systemd-cat -t ereje-burst -p info")
+
+    def count() -> int:
+        out = collector.run(f"grep -rhcF {token}- /var/log/remote/{NODE}").stdout.split()
+        return sum(int(n) for n in out)
+
+    assert molecule.wait_for(lambda: count() >= 20000, timeout=180, interval=3), (
+        f"{count()} of 20000 events reached the collector"
+    )
+
+
+def test_one_address_cannot_take_every_session_of_the_collector(node, collector):
+    """ATU-5.18-a: six connections opened at once from one address: the collector's firewall lets
+    log_collector_max_connections_per_source (4) of them through and resets the rest. (The node's
+    rsyslog connection is left out of the count: it may predate the firewall's last reload, which
+    starts the count afresh.)"""
+    node.run_test(
+        "for i in $(seq 1 6); do (sleep 20 | openssl s_client -quiet -connect "
+        f"{COLLECTOR}:6514 -cert {TLS_DIR}/host.crt -key {TLS_DIR}/host.key -CAfile {TLS_DIR}/ca.crt "
+        ">/dev/null 2>&1 &); done; sleep 4"
+    )
+    try:
+        established = node.check_output(
+            "ss -Htnp state established '( dport = :6514 )' | grep -c openssl || true"
+        )
+    finally:
+        node.run("pkill -f 'openssl s_client -quiet -connect'")
+    assert int(established) == 4, f"{established} connections to the collector from one address"
+
+
 # ---- ATU-5.18-b: time --------------------------------------------------------------------------
 
 
@@ -358,12 +506,12 @@ def health(*extra: str) -> tuple[int, str]:
 
 def test_health_check_passes_and_names_what_it_checked():
     """ATU-8.4-d: on converged hosts the health check passes and its evidence names the disks and
-    every declared port it reached: SSH on every host, the collector's syslog port."""
+    every declared port it reached: SSH on every host, the collector's syslog-over-TLS port."""
     rc, output = health()
     assert rc == 0, output[-4000:]
     assert "no failed service; disks used: / " in output, output[-4000:]
     assert "22/tcp (baseline ssh)" in output
-    assert "514/tcp (log_collector syslog-tcp)" in output
+    assert "6514/tcp (log_collector syslog-tls)" in output
 
 
 def test_declared_port_that_nobody_serves_fails_the_health_check(collector):
