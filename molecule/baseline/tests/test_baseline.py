@@ -429,9 +429,10 @@ def test_a_burst_of_events_arrives_whole(node, collector):
 
 def test_one_address_cannot_take_every_session_of_the_collector(node, collector):
     """ATU-5.18-a: six connections opened at once from one address: the collector's firewall lets
-    log_collector_max_connections_per_source (4) of them through and resets the rest. (The node's
-    rsyslog connection is left out of the count: it may predate the firewall's last reload, which
-    starts the count afresh.)"""
+    log_collector_max_connections_per_source (4) of them through and resets the rest. The collector's
+    ruleset is loaded again first, which starts the count afresh: the node's rsyslog connection, older
+    than that, is then outside it, and the test's own six are all that count."""
+    collector.run_test("systemctl reload nftables")
     node.run_test(
         "for i in $(seq 1 6); do (sleep 20 | openssl s_client -quiet -connect "
         f"{COLLECTOR}:6514 -cert {TLS_DIR}/host.crt -key {TLS_DIR}/host.key -CAfile {TLS_DIR}/ca.crt "
