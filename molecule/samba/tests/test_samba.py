@@ -219,6 +219,28 @@ def test_weak_password_is_refused(dc1):
         assert "password" in (result.stdout + result.stderr).lower()
 
 
+def test_a_known_or_guessable_password_is_refused_though_long_and_complex(dc1):
+    """ATU-8.4-a: passwords that pass Samba's length and complexity rules but are known (the role's
+    list), contain the domain's name or the account's, or are a run of sequential characters are
+    refused when an account is created (NIST SP 800-63B); a long unknown one is accepted."""
+    name = f"known-{uuid.uuid4().hex[:6]}"
+    try:
+        for known in (
+            "Password123!",
+            "Kazakhstan2024",
+            "My-Ereje-Pass-7x",
+            f"{name}-Spring-9x",
+            "Kx!9-2345-qwPz",
+        ):
+            result = dc1.run(f"samba-tool user create {name} {shlex.quote(known)}")
+            assert result.rc != 0, f"{known} was accepted"
+            assert "password" in (result.stdout + result.stderr).lower(), result.stdout + result.stderr
+        accepted = dc1.run(f"samba-tool user create {name} 'Tulpar-Kokpar-Dombra-83'")
+        assert accepted.rc == 0, accepted.stdout + accepted.stderr
+    finally:
+        dc1.run(f"samba-tool user delete {name}")
+
+
 def test_repeated_wrong_passwords_lock_the_account(dc1):
     """ATU-8.4-a: after the declared number of failures even the right password is refused."""
     assert kinit(dc1, "lockme", password("lockme")).rc == 0
@@ -286,6 +308,27 @@ def test_cleartext_ldap_simple_bind_is_refused_and_ldaps_works(ws1, dc1_ip):
     )
     assert tls.rc == 0, tls.stderr
     assert "sAMAccountName: alice" in tls.stdout
+
+
+def test_ldaps_certificate_is_verified_against_the_project_ca(ws1, dc1):
+    """ATU-2.4.2-b: the DC's LDAPS certificate is signed by the project's CA for the DC's name, so a
+    client that demands a valid certificate reaches the directory with the CA's certificate and is
+    refused with only the public CAs (it would have taken a self-signed or forged one before)."""
+    ca = (molecule.ephemeral_dir() / "ca" / "ca.crt").read_text()
+    ws1.run_test(f"printf '%s' {shlex.quote(ca)} > /tmp/ereje-ca.crt")
+    search = f"-b {BASE_DN} '(sAMAccountName=alice)' sAMAccountName"
+    ldaps = (
+        f"LDAPTLS_REQCERT=demand ldapsearch -x -LLL -H ldaps://dc1.{REALM.lower()} "
+        f"-D alice@{REALM} -w {shlex.quote(password('alice'))} {search}"
+    )
+    verified = ws1.run(f"LDAPTLS_CACERT=/tmp/ereje-ca.crt {ldaps}")
+    assert verified.rc == 0 and "sAMAccountName: alice" in verified.stdout, verified.stderr
+    public_only = ws1.run(f"LDAPTLS_CACERT=/etc/ssl/certs/ca-certificates.crt {ldaps}")
+    assert public_only.rc != 0, "the DC's certificate verified without the project's CA"
+    issuer = dc1.check_output(
+        "openssl x509 -noout -issuer -ext subjectAltName -in /var/lib/samba/private/tls-ereje/cert.pem"
+    )
+    assert "Ereje CA" in issuer and f"dc1.{REALM.lower()}" in issuer, issuer
 
 
 def test_netbios_is_off_and_ldaps_key_is_private(dc1):
