@@ -90,8 +90,13 @@ def test_sudo_use_reaches_the_collector_and_sessions_are_recorded(node, collecto
     done = ssh(node_ip, PERSON, key=admin_key, command=sudo)
     assert done.returncode == 0, done.stderr
     remote = f"/var/log/remote/{NODE}"
-    for command in (f"/bin/echo {token}-refused", f"/bin/echo {token}"):
-        probe = f"grep -rqF 'COMMAND={command}' {remote}"
+    # The second command's text begins the first's: its probe leaves the refused line out, or it
+    # would pass as soon as the refused command's line arrived.
+    probes = {
+        f"/bin/echo {token}-refused": f"grep -rqF 'COMMAND=/bin/echo {token}-refused' {remote}",
+        f"/bin/echo {token}": f"grep -rhF 'COMMAND=/bin/echo {token}' {remote} | grep -vqF refused",
+    }
+    for command, probe in probes.items():
         assert molecule.wait_for(lambda p=probe: collector.run(p).rc == 0, timeout=60), (
             f"sudo's log of '{command}' did not reach the collector"
         )
