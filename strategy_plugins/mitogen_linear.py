@@ -20,8 +20,26 @@ as the literal text and the host was unreachable. ansible-core templates these o
 before a connection opens; the wrapper below does the same with the task's templar. The lab's
 templates only name play-wide variables (lab_prefix), so the result is the same for a task
 delegated to another host.
+
+Two more corrections make it fast on small machines (README, "Speed"; measured on the 2-core lab):
+
+- CPU pinning is off. On a machine with two or three cores Mitogen keeps core 0 for its
+  connection multiplexer and pins Ansible, every worker, and through them the `podman exec`
+  sessions and the hosts' interpreters, to the one core left: the lab's no-op run left 45 % of
+  the two cores idle. Without pinning the kernel spreads the work.
+- The installed collections are listed once per run, not once per task. Mitogen's planner lists
+  every installed collection (ansible 12 ships about a hundred, each with a meta file to parse)
+  whenever a task uses a collection module it has not planned before; it remembers that per
+  worker process, and Ansible forks a new worker for every task and host, so it listed them again
+  for every such task (0.2-0.4 s of CPU each, a fifth of a no-op run's CPU). The list is made
+  once in the main process before the workers fork, and the workers inherit it.
 """
 
+import functools
+
+import ansible.collections.list
+import ansible_mitogen.affinity
+import ansible_mitogen.planner
 from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
 from ansible_mitogen import transport_config
 from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule as MitogenStrategyModule
@@ -29,8 +47,29 @@ from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule as Mi
 __all__ = ["StrategyModule"]
 
 
+# No CPU pinning: the base policy class does nothing (see the module's docstring).
+ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+
+@functools.cache
+def _installed_collection_dirs():
+    """Every installed collection's directory, listed once per run (module docstring)."""
+    return tuple(path.decode("utf-8") for path in ansible.collections.list.list_collection_dirs())
+
+
+def _load_collections(invocation):
+    # What ansible_mitogen.planner._load_collections does, from the list made once.
+    invocation._extra_sys_paths.update(_installed_collection_dirs())
+
+
+ansible_mitogen.planner._load_collections = _load_collections
+
+
 class StrategyModule(MitogenStrategyModule):
     def run(self, iterator, play_context, result=0):
+        # List the collections here, in the main process, so that every worker forked from it
+        # inherits the list.
+        _installed_collection_dirs()
         # The play's own `connection:` keyword (play_context still holds the default here).
         if iterator._play.connection == "local":
             # Ansible's own run, without Mitogen's connection and action wrappers.
