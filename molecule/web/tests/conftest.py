@@ -36,8 +36,8 @@ def web_ip():
 
 
 @pytest.fixture(scope="session")
-def ca_file(web):
-    """The lab CA's certificate, copied to the scenario's ephemeral directory."""
-    path = molecule.ephemeral_dir() / "web-ca.crt"
-    path.write_text(web.file("/etc/ereje-web/ca/ca.crt").content_string)
+def ca_file():
+    """The project's CA certificate, as the controller keeps it (not a copy read from the host)."""
+    path = molecule.ephemeral_dir() / "ca" / "ca.crt"
+    assert path.is_file(), f"{path}: the scenario's converge makes the project's CA there"
     return str(path)

@@ -167,7 +167,7 @@ def test_production_default_refuses_https_without_the_universitys_certificate(we
     """KTBU-11.2-c: by default no CA key lives on the web host: the role wants the certificate and key
     from the university's CA and stops, naming both files, when they are not there."""
     settings = {
-        "web_host_tls_private_ca": False,
+        "web_host_tls_ca_dir": "",
         "web_host_tls_certificate": "/etc/ssl/univ/www.crt",
         "web_host_tls_private_key": "/etc/ssl/univ/www.key",
     }
@@ -176,6 +176,29 @@ def test_production_default_refuses_https_without_the_universitys_certificate(we
     assert result.returncode != 0, output[-3000:]
     assert "/etc/ssl/univ/www.crt and /etc/ssl/univ/www.key missing on" in output, output[-3000:]
     assert not web.file("/etc/ssl/univ").exists
+
+
+def test_no_ca_key_on_the_web_host(web, ca_file):
+    """KTBU-11.2-c: the project's CA signs the site's certificate on the controller; its key is nowhere
+    on the web host (nor the private CA of earlier versions), only the site's own key is."""
+    ca_key = (Path(ca_file).parent / "ca.key").read_text().splitlines()
+    needle = next(line for line in ca_key if line and not line.startswith("-----"))
+    found = web.run("grep -rlsF -- %s /etc /root /srv /var/lib /var/www /tmp", needle)
+    assert found.rc == 1 and found.stdout == "", f"the CA's key is on the web host: {found.stdout}"
+    assert not web.file("/etc/ereje-web/ca").exists
+    site_key = web.file("/etc/ssl/ereje-web/site.key")
+    assert site_key.exists and site_key.user == "root" and site_key.mode == 0o600
+
+
+def test_the_private_ca_of_earlier_versions_is_refused_by_name():
+    """KTBU-11.2-c: an inventory that still asks for a CA on the web host is stopped before any change,
+    with the setting to use instead."""
+    old_setting = json.dumps({"web_host_tls_private_ca": True})
+    result = playbook("converge.yml", "--check", "--tags", "KTBU-11.2-c", "-e", old_setting)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "web_host_tls_private_ca is gone: it kept a CA key on the web host" in output, output[-3000:]
+    assert "web_host_tls_ca_dir" in output, output[-3000:]
 
 
 def test_http_redirects_to_https(web_ip):
