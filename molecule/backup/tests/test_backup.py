@@ -238,7 +238,9 @@ def test_repository_is_encrypted_and_its_key_escrowed(web, server):
     refused = server.run(f"runuser -u borg -- cat {SERVER_PASS}")
     assert refused.rc != 0 and "Permission denied" in refused.stderr, refused.stdout
     no_pass = server.run(f"runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE=wrong borg list")
-    assert no_pass.rc != 0
+    # Refused for the passphrase itself (the repository opened; the key did not).
+    assert no_pass.rc != 0 and "passphrase supplied in BORG_PASSPHRASE" in no_pass.stderr, no_pass.stderr
+    assert "is incorrect" in no_pass.stderr, no_pass.stderr
 
 
 # ---- Damage is found ---------------------------------------------------------------------

@@ -139,15 +139,20 @@ def test_password_login_is_rejected(node, node_ip, tmp_path):
 
 
 def test_root_cannot_log_in(node, node_ip, admin_key):
-    """ATU-5.13-a: root is refused even with a valid key in its authorized_keys."""
+    """ATU-5.13-a: root is refused even with a valid key in its authorized_keys and in the group SSH
+    admits: PermitRootLogin itself refuses it (sshd logs why), not only AllowGroups."""
     pub = (molecule.ephemeral_dir() / "admin_ed25519.pub").read_text().strip()
+    since = node.check_output("date +%s")
     node.run_test(f"install -d -m 0700 /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys")
+    node.run_test("gpasswd -a root ereje-admins")
     try:
         result = ssh(node_ip, "root", key=admin_key)
     finally:
-        node.run_test("rm -f /root/.ssh/authorized_keys")
+        node.run_test("gpasswd -d root ereje-admins; rm -f /root/.ssh/authorized_keys")
     assert result.returncode == 255
-    assert "Permission denied" in result.stderr
+    assert "Permission denied (publickey)" in result.stderr, result.stderr
+    log = node.check_output(f"journalctl -u ssh --since @{since} --no-pager")
+    assert "Accepted key" in log and "ROOT LOGIN REFUSED FROM" in log, log[-2000:]
 
 
 def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
@@ -156,9 +161,12 @@ def test_former_admin_is_locked_not_deleted(node, node_ip, admin_key):
     assert account.exists
     assert account.shell == "/usr/sbin/nologin"
     assert "ereje-admins" not in account.groups
+    # Nothing left to log in with: no key, a locked password.
+    assert not node.file("/home/former-admin/.ssh/authorized_keys").exists
+    assert node.check_output("getent shadow former-admin").split(":")[1].startswith("!")
     result = ssh(node_ip, "former-admin", key=admin_key)
     assert result.returncode == 255
-    assert "Permission denied" in result.stderr
+    assert "Permission denied (publickey)" in result.stderr, result.stderr
 
 
 # ---- ATU-2.4.2-a: modern SSH only ---------------------------------------------------------

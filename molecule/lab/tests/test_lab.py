@@ -30,7 +30,8 @@ def test_domain_user_logs_in_on_the_workstation():
     pam = ws1.run(f"printf '%s\\n' {shlex.quote(password)} | pamtester login aigerim authenticate")
     assert pam.rc == 0, pam.stderr
     wrong = ws1.run("printf '%s\\n' Wrong-Password-1 | pamtester login aigerim authenticate")
-    assert wrong.rc != 0
+    said = wrong.stdout + wrong.stderr
+    assert wrong.rc != 0 and "Authentication failure" in said, said
     # Her role's group comes from the directory (access by role, ATU 5.13).
     assert "it-admins" in ws1.check_output("id -Gn aigerim").lower()
 

@@ -111,10 +111,37 @@ class Poller:
 # ---- KTBU-11.2-c: HTTPS only, current TLS, headers, admin paths ------------------------------
 
 
-@pytest.mark.parametrize("protocol", ["-tls1", "-tls1_1"])
-def test_tls_below_1_2_is_refused(web_ip, protocol):
+def on_the_web_host(web, client: str, server: str | None = None) -> str:
+    """What the web host's own OpenSSL client says with ``client`` options: against nginx (port 443),
+    or, with ``server`` options, against a throw-away `openssl s_server` that allows everything
+    (security level 0) with the site's own certificate and key. That second answer shows the client
+    and the certificate could use a suite or protocol, so nginx's refusal of it is nginx's
+    configuration at work, not a limit of OpenSSL or of the certificate."""
+    port = 443
+    script = ""
+    if server is not None:
+        port = 9443
+        script = (
+            f"timeout 20 openssl s_server -accept 127.0.0.1:{port} -cert /etc/ssl/ereje-web/site.crt "
+            f"-key /etc/ssl/ereje-web/site.key {server} -www >/dev/null 2>&1 & "
+            f"for i in $(seq 50); do ss -ltn | grep -q '127.0.0.1:{port} ' && break; sleep 0.1; done; "
+        )
+    script += f"echo | timeout 15 openssl s_client -connect 127.0.0.1:{port} {client} 2>&1; "
+    if server is not None:
+        script += "kill %1 2>/dev/null; wait"
+    return web.run(script).stdout
+
+
+@pytest.mark.parametrize(("protocol", "name"), [("-tls1", "TLSv1"), ("-tls1_1", "TLSv1.1")])
+def test_tls_below_1_2_is_refused(web, web_ip, protocol, name):
     """KTBU-11.2-c: a client that only speaks TLS 1.0 or 1.1 gets no session: the server answers
-    its hello with a protocol-version alert (not a reset, not a timeout)."""
+    its hello with a protocol-version alert (not a reset, not a timeout). The same client on the
+    web host does get a TLS 1.0/1.1 session from a server that allows it, with the same certificate."""
+    client = f"{protocol} -cipher DEFAULT@SECLEVEL=0"
+    allowed = on_the_web_host(web, client, server=f"{protocol} -cipher DEFAULT:@SECLEVEL=0")
+    assert f"Protocol  : {name}\n" in allowed, allowed[-2000:]
+    refused = on_the_web_host(web, client)
+    assert "alert protocol version" in refused and "Cipher is (NONE)" in refused, refused[-2000:]
     result = s_client(web_ip, protocol, "-cipher", "DEFAULT@SECLEVEL=0")
     assert result.returncode != 0, result.stdout[-2000:]
     assert "alert protocol version" in result.stderr, result.stderr[-2000:]
@@ -134,11 +161,11 @@ def test_tls_below_1_2_is_refused(web_ip, protocol):
     ],
     ids=["cbc-sha1-128", "cbc-sha1-256", "cbc-sha256", "cbc-sha384", "null-cipher"],
 )
-def test_weak_ciphers_are_refused(web_ip, cipher):
+def test_weak_ciphers_are_refused(web, web_ip, cipher):
     """KTBU-11.2-c: TLS 1.2 suites with CBC or no encryption are refused (Mozilla intermediate):
-    the client can offer the suite and the certificate could serve it, yet the server answers
-    with a handshake-failure alert; the same client with an AEAD suite gets a session
-    (test_modern_tls_is_accepted_with_the_lab_certificate)."""
+    the client can offer the suite and the certificate serves it (a permissive server on the web
+    host negotiates it), yet nginx answers with a handshake-failure alert; the same client with an
+    AEAD suite gets a session (test_modern_tls_is_accepted_with_the_lab_certificate)."""
     offered = subprocess.run(
         ["openssl", "ciphers", "-s", "-tls1_2", f"{cipher}@SECLEVEL=0"],
         capture_output=True,
@@ -149,6 +176,13 @@ def test_weak_ciphers_are_refused(web_ip, cipher):
     result = s_client(web_ip, "-tls1_2", "-cipher", f"{cipher}@SECLEVEL=0")
     assert result.returncode != 0, result.stdout[-2000:]
     assert "alert handshake failure" in result.stderr, result.stderr[-2000:]
+    # On the web host: a server that allows the suite negotiates it with the site's certificate;
+    # nginx refuses it to the same client.
+    client = f"-tls1_2 -cipher {cipher}@SECLEVEL=0"
+    allowed = on_the_web_host(web, client, server=f"-tls1_2 -cipher {cipher}:@SECLEVEL=0")
+    assert f"Cipher is {cipher}" in allowed, allowed[-2000:]
+    refused = on_the_web_host(web, client)
+    assert "alert handshake failure" in refused and "Cipher is (NONE)" in refused, refused[-2000:]
 
 
 @pytest.mark.parametrize(
