@@ -449,6 +449,34 @@ def test_member_host_is_joined_and_a_domain_user_authenticates(ws1):
     assert wrong.rc != 0 and "Authentication failure" in said, said
 
 
+def join_secret() -> str:
+    return (molecule.ephemeral_dir() / "samba-join.pw").read_text().strip() + "-Aa1"
+
+
+def test_only_the_delegated_account_adds_computers(dc1, dc1_ip):
+    """ATU-2.4.2-b: members join with the delegated account, not Administrator (WS1's computer object is
+    the join account's); an ordinary user can add no computer (ms-DS-MachineAccountQuota 0), the join
+    account can add and remove one, and it cannot make itself a Domain Admin."""
+    join = f"ereje-join%{shlex.quote(join_secret())}"
+    shown = dc1.check_output("samba-tool user show ereje-join --attributes=objectSid")
+    sid = shown.split("objectSid:")[1].split()[0]
+    owner = dc1.check_output(f"samba-tool dsacl get --objectdn=CN=WS1,CN=Computers,{BASE_DN}")
+    assert f"O:{sid}" in owner, f"WS1 was not joined by ereje-join ({sid}): {owner[:300]}"
+
+    name = f"PC{uuid.uuid4().hex[:8].upper()}"
+    as_alice = f"alice%{shlex.quote(password('alice'))}"
+    alice = dc1.run(f"samba-tool computer create {name} -H ldap://{dc1_ip} -U {as_alice}")
+    assert alice.rc != 0, f"an ordinary user added computer {name}"
+    assert "INSUFFICIENT_ACCESS_RIGHTS" in alice.stderr, alice.stderr[-1500:]
+    made = dc1.run(f"samba-tool computer create {name} -H ldap://{dc1_ip} -U {join}")
+    assert made.rc == 0, made.stderr[-1500:]
+    removed = dc1.run(f"samba-tool computer delete {name} -H ldap://{dc1_ip} -U {join}")
+    assert removed.rc == 0, removed.stderr[-1500:]
+    escalate = dc1.run(f"samba-tool group addmembers 'Domain Admins' ereje-join -H ldap://{dc1_ip} -U {join}")
+    assert escalate.rc != 0 and "INSUFFICIENT_ACCESS_RIGHTS" in escalate.stderr, escalate.stderr[-1500:]
+    assert "ereje-join" not in members(dc1, "'Domain Admins'")
+
+
 def test_kerberos_gives_no_rc4_ticket(ws1):
     """ATU-2.4.2-b: a client that asks for RC4 (arcfour-hmac, whose key is the NTLM hash and cracks
     offline) gets no ticket: the KDC answers that it does not support the encryption type; the
