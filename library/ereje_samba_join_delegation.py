@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ereje.compliance.plugins.module_utils.samba import open_samdb
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import ldap_escape, open_samdb
 
 DOCUMENTATION = r"""
 ---
@@ -128,17 +128,15 @@ def split_aces(dacl_sddl: str) -> list[str]:
     return out
 
 
-def apply(samdb, ldb, container: str, domain_dn: str, *, aces: list[str], quota: int | None) -> None:
-    """Add the missing entries and set the quota (None: leave it) in one transaction."""
+def apply(samdb, ldb, container: str, domain_dn: str, *, descriptor, aces: list, quota: int | None) -> None:
+    """Add the missing entries (``security.ace`` objects) to the container's ``descriptor`` as read,
+    and set the quota (None: leave it), in one transaction."""
     from samba.dcerpc import security  # noqa: PLC0415 - only on the DC
-    from samba.ndr import ndr_pack, ndr_unpack  # noqa: PLC0415 - only on the DC
+    from samba.ndr import ndr_pack  # noqa: PLC0415 - only on the DC
 
-    dom_sid = security.dom_sid(samdb.get_domain_sid())
     samdb.transaction_start()
     try:
         if aces:
-            read = samdb.search(base=container, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"])
-            descriptor = ndr_unpack(security.descriptor, read[0]["nTSecurityDescriptor"][0])
             # After the container's own entries, before the inherited ones (canonical order).
             index = next(
                 (
@@ -149,8 +147,7 @@ def apply(samdb, ldb, container: str, domain_dn: str, *, aces: list[str], quota:
                 len(descriptor.dacl.aces),
             )
             for ace in aces:
-                entry = security.descriptor.from_sddl("D:" + ace, dom_sid).dacl.aces[0]
-                descriptor.dacl_add(entry, index)
+                descriptor.dacl_add(ace, index)
                 index += 1
             message = ldb.Message()
             message.dn = ldb.Dn(samdb, container)
@@ -198,7 +195,7 @@ def main():
     found = samdb.search(
         base=domain_dn,
         scope=ldb.SCOPE_SUBTREE,
-        expression=f"(&(objectClass=user)(sAMAccountName={p['account']}))",
+        expression=f"(&(objectClass=user)(sAMAccountName={ldap_escape(p['account'])}))",
         attrs=["objectSid"],
     )
     if len(found) != 1:
@@ -219,11 +216,14 @@ def main():
     descriptor = ndr_unpack(security.descriptor, read[0]["nTSecurityDescriptor"][0])
     present = split_aces(descriptor.as_sddl(dom_sid))
 
-    def as_samba_writes_it(ace: str) -> str:
-        # Samba's own spelling of an entry's flags, rights and GUIDs, to compare with what it read.
-        return security.descriptor.from_sddl("D:" + ace, dom_sid).as_sddl(dom_sid).split("D:", 1)[1]
-
-    wanted = [(what, as_samba_writes_it(ace)) for what, ace in join_aces(sid)]
+    # Each entry parsed once: compared in Samba's own spelling of its flags, rights and GUIDs (what
+    # the descriptor read is printed in), and written as the parsed entry.
+    wanted, entries = [], {}
+    for what, ace in join_aces(sid):
+        parsed = security.descriptor.from_sddl("D:" + ace, dom_sid)
+        spelled = parsed.as_sddl(dom_sid).split("D:", 1)[1]
+        wanted.append((what, spelled))
+        entries[spelled] = parsed.dacl.aces[0]
     domain = samdb.search(base=domain_dn, scope=ldb.SCOPE_BASE, attrs=["ms-DS-MachineAccountQuota"])
     raw_quota = domain[0].get("ms-DS-MachineAccountQuota")
     quota = int(str(raw_quota[0])) if raw_quota else None
@@ -246,7 +246,8 @@ def main():
         }
     if actions and not module.check_mode:
         want = p["machine_account_quota"] if quota != p["machine_account_quota"] else None
-        apply(samdb, ldb, container, domain_dn, aces=[ace for _what, ace in missing], quota=want)
+        aces = [entries[ace] for _what, ace in missing]
+        apply(samdb, ldb, container, domain_dn, descriptor=descriptor, aces=aces, quota=want)
     module.exit_json(**result)
 
 

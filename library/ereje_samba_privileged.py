@@ -13,7 +13,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ereje.compliance.plugins.module_utils.samba import open_samdb
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import ldap_escape, open_samdb
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM
 
 DOCUMENTATION = r"""
@@ -135,14 +135,6 @@ def validate_declaration(groups) -> list[str]:
 def declared(groups: dict) -> list[tuple[str, list[str]]]:
     """The declaration as (group, [members]) pairs, names stripped, null read as no members."""
     return [(str(g).strip(), [x.strip() for x in members or []]) for g, members in groups.items()]
-
-
-def ldap_escape(value: str) -> str:
-    """A value for an LDAP filter (RFC 4515)."""
-    out = value.replace("\\", r"\5c")
-    for char, code in (("*", r"\2a"), ("(", r"\28"), (")", r"\29"), ("\0", r"\00")):
-        out = out.replace(char, code)
-    return out
 
 
 def name_filter(groups: list[tuple[str, list[str]]]) -> str:

@@ -21,3 +21,11 @@ def open_samdb(module, url: str):
     lp = LoadParm()
     lp.load_default()
     return SamDB(url=url, session_info=system_session(), lp=lp), ldb
+
+
+def ldap_escape(value: str) -> str:
+    """A value for an LDAP filter (RFC 4515)."""
+    out = value.replace("\\", r"\5c")
+    for char, code in (("*", r"\2a"), ("(", r"\28"), (")", r"\29"), ("\0", r"\00")):
+        out = out.replace(char, code)
+    return out
