@@ -26,11 +26,16 @@ attached messages, what the gateway unpacks from Office documents) together with
 There are no allow entries: an allow entry for an archive (``zip => 0``) would open everything
 inside it.
 
+``amavis_author_policy`` renders the data of the gateway's author check (the From: header,
+``amavis-61-ereje-author``): which login owns which address (``mail_gateway_users``), and the
+networks whose mail is not judged as mail from outside (internal relays and trusted sources).
+
 Bad input stops the play before anything changes, with a message that names the entry (ATU-6.2-a).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -178,9 +183,70 @@ def amavis_banned_rules(
     return "\n".join(lines)
 
 
+# What Postfix and Amavis both take as a login or an address, without quoting.
+_LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def _networks(label: str, values: object) -> list[str]:
+    """Postfix-style networks ("10.0.0.0/8", "[::1]/128", "192.0.2.7") as Amavis writes them."""
+    result = []
+    for entry in _list(label, values):
+        text = str(entry).strip().replace("[", "").replace("]", "")
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise AnsibleFilterError(
+                f"{label}: {entry!r} is not an address or network "
+                "such as 10.10.3.80, 10.10.0.0/16 or [::1]/128"
+            ) from None
+        result.append(str(network))
+    return result
+
+
+def amavis_author_policy(users: object, internal_networks: object, trusted_sources: object = None) -> str:
+    """The Perl data of the author (From:) check: addresses and their logins, and the networks
+    that are not "outside".
+
+    ``users``: ``mail_gateway_users`` ([{login, addresses}]): an address belongs to one login only.
+    ``internal_networks``: ``mail_gateway_mynetworks`` (relays of the university, e.g. the website's form).
+    ``trusted_sources``: networks outside the university allowed to send as its domains.
+    """
+    owners: dict[str, str] = {}
+    for user in _list("mail_gateway_users", users):
+        if not isinstance(user, dict) or not isinstance(user.get("login"), str):
+            raise AnsibleFilterError(f"mail_gateway_users: {user!r} has no login")
+        login = user["login"]
+        if not _LOGIN.match(login):
+            raise AnsibleFilterError(
+                f"mail_gateway_users: login {login!r} may hold letters, digits and . _ @ + - only"
+            )
+        for address in _list(f"mail_gateway_users ({login}) addresses", user.get("addresses")):
+            text = str(address).strip().lower()
+            if not isinstance(address, str) or not _ADDRESS.match(text):
+                raise AnsibleFilterError(f"mail_gateway_users ({login}): {address!r} is not a mail address")
+            if owners.get(text, login) != login:
+                raise AnsibleFilterError(
+                    f"mail_gateway_users: {text} is listed under two logins ({owners[text]} and {login}); "
+                    "an address belongs to one login"
+                )
+            owners[text] = login
+    internal = _networks("mail_gateway_mynetworks", internal_networks)
+    trusted = _networks("mail_gateway_author_trusted_sources", trusted_sources)
+    lines = ["our %ereje_owner = ("]
+    lines += [f"  '{address}' => '{login}'," for address, login in sorted(owners.items())]
+    lines += [
+        ");",
+        "our @ereje_internal = qw( " + " ".join(internal) + " );",
+        "our @ereje_trusted = qw( " + " ".join(trusted) + " );",
+    ]
+    return "\n".join(lines)
+
+
 class FilterModule:
     def filters(self):
         return {
+            "amavis_author_policy": amavis_author_policy,
             "amavis_banned_rules": amavis_banned_rules,
             "mail_banned_extensions": banned_extensions,
         }

@@ -12,7 +12,7 @@ import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from mail import amavis_banned_rules, banned_extensions
+from mail import amavis_author_policy, amavis_banned_rules, banned_extensions
 
 YU_LIST = (  # noqa: SIM905 - the list as the regulation prints it
     "bas bat bin cab cat cmd com cpl csh dat dll dpl drv exe inf ins inx ipa isu jar "
@@ -243,3 +243,44 @@ def test_bad_types_are_named():
         amavis_banned_rules(["exe"], [], ["not a mime type"])
     with pytest.raises(AnsibleFilterError, match="both in"):
         amavis_banned_rules(["exe"], ["rar"], [], ["rar"])
+
+
+# ---- The author check's data (YU-1.3.2-c) ---------------------------------------------------
+
+USERS = [
+    {"login": "staff1", "addresses": ["Staff1@ereje.test"]},
+    {"login": "notices", "addresses": ["notices@ereje.test", "rector-office@ereje.test"]},
+]
+
+
+def test_author_policy_maps_each_address_to_its_login_and_writes_networks_as_amavis_does():
+    perl = amavis_author_policy(USERS, ["127.0.0.0/8", "[::1]/128", "10.10.3.80"], ["203.0.113.0/24"])
+    assert "  'staff1@ereje.test' => 'staff1'," in perl  # lowercased: Amavis compares lowercase
+    assert "  'rector-office@ereje.test' => 'notices'," in perl
+    assert "our @ereje_internal = qw( 127.0.0.0/8 ::1/128 10.10.3.80/32 );" in perl
+    assert "our @ereje_trusted = qw( 203.0.113.0/24 );" in perl
+
+
+def test_author_policy_without_trusted_sources_trusts_none():
+    assert "our @ereje_trusted = qw(  );" in amavis_author_policy(USERS, ["127.0.0.0/8"])
+
+
+@pytest.mark.parametrize(
+    ("users", "internal", "trusted", "message"),
+    [
+        (
+            [*USERS, {"login": "staff2", "addresses": ["staff1@ereje.test"]}],
+            [],
+            [],
+            "listed under two logins",
+        ),
+        ([{"login": "x'y", "addresses": ["a@ereje.test"]}], [], [], 'login "x\'y" may hold'),
+        ([{"login": "staff1", "addresses": ["o'brien@ereje.test"]}], [], [], "is not a mail address"),
+        ([{"login": "staff1", "addresses": "staff1@ereje.test"}], [], [], "must be a list"),
+        (USERS, ["campus"], [], "mail_gateway_mynetworks: 'campus' is not an address or network"),
+        (USERS, [], ["10.0.0.0/33"], "mail_gateway_author_trusted_sources: '10.0.0.0/33'"),
+    ],
+)
+def test_author_policy_names_bad_input(users, internal, trusted, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        amavis_author_policy(users, internal, trusted)

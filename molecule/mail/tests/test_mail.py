@@ -41,7 +41,7 @@ FORBIDDEN = corpus.forbidden_cases()
 LEGITIMATE = corpus.legitimate_cases()
 # "Blocked BANNED (.dat,xl/vbaProject.bin) {...}": the verdict and, in brackets, the part it is about.
 BLOCKED = re.compile(
-    r"Blocked (?P<verdict>[A-Z-]+)(?: \((?P<what>[^)]*)\))? .*?quarantine: (?P<quarantine>\S+?),"
+    r"Blocked (?P<verdict>[A-Z0-9-]+)(?: \((?P<what>[^)]*)\))? .*?quarantine: (?P<quarantine>\S+?),"
     r".*?Message-ID: <(?P<mid>[^>]+)>"
 )
 
@@ -227,6 +227,95 @@ def test_staff_cannot_send_as_someone_else(client):
     assert "not owned" in str(refused.value)
 
 
+def held_as_forged_author(case_id: str) -> list[re.Match]:
+    """The gateway's "Blocked BAD-HEADER" decisions about the message of ``case_id``."""
+    return [
+        m
+        for m in BLOCKED.finditer(gateway_log())
+        if m["mid"] == f"{case_id}.{RUN}@corpus.ereje.test" and m["verdict"].startswith("BAD-HEADER")
+    ]
+
+
+def with_authors(case_id: str, sender: str, rcpt: str, *fields: tuple[str, str]) -> bytes:
+    """A corpus message whose From: (and any extra From:/Sender: field) is written by hand, as a
+    forger writes it: two From: fields are possible on the wire though EmailMessage forbids them."""
+    message = corpus.build(corpus.Case(case_id), RUN, sender, rcpt)
+    del message["From"]
+    raw = message.as_bytes()
+    head = b"".join(f"{name}: {value}\n".encode() for name, value in fields)
+    return head + raw
+
+
+def test_forged_university_author_from_outside_is_held(client, gw):
+    """YU-1.3.2-c: mail from the Internet with a foreign envelope sender but a university address
+    where people read the author (From:, a second From:, Sender:, any subdomain) is held in
+    quarantine as BAD-HEADER and never delivered; the same mail with the partner's own From: is."""
+    forged = {
+        "author-rector": [("From", f"Rector <rector@{DOMAIN}>")],
+        "author-subdomain": [("From", f"it-support@staff.{DOMAIN}")],
+        "author-second-from": [("From", PARTNER), ("From", f"rector@{DOMAIN}")],
+        "author-sender": [("From", PARTNER), ("Sender", f"RECTOR@{DOMAIN.upper()}")],
+    }
+    for case_id, fields in forged.items():
+        rcpt = f"{case_id}-{RUN}@{DOMAIN}"
+        inbound_past_verification(client, with_authors(case_id, PARTNER, rcpt, *fields), rcpt)
+    honest_rcpt = f"author-honest-{RUN}@{DOMAIN}"
+    inbound_past_verification(
+        client, with_authors("author-honest", PARTNER, honest_rcpt, ("From", PARTNER)), honest_rcpt
+    )
+    wait_queues_empty()
+    assert has_case_header(mailbox(honest_rcpt), "author-honest"), "the partner's own mail was not delivered"
+    assert not held_as_forged_author("author-honest")
+    for case_id in forged:
+        held = held_as_forged_author(case_id)
+        assert held, f"{case_id}: not held as a forged author"
+        assert not has_case_header(mailbox(f"{case_id}-{RUN}@{DOMAIN}"), case_id), f"{case_id}: delivered"
+        assert gw.file(f"{QUARANTINE}/{held[-1]['quarantine']}").exists, f"{case_id}: not in quarantine"
+    assert f"ereje author check: From: rector@{DOMAIN} claims the university's domain" in gateway_log()
+
+
+def test_staff_cannot_write_another_login_s_address_in_from(client):
+    """YU-1.3.2-c: logged in as staff1 with staff1's own envelope sender, a From: of the rector's
+    office is held and staff1 is told why; the login that owns that address may use it."""
+    rcpt = f"author-staff-{RUN}@{OUTSIDE}"
+    forged = with_authors(
+        "author-staff", f"staff1@{DOMAIN}", rcpt, ("From", f"Rector <rector-office@{DOMAIN}>")
+    )
+    client.submit("staff1", forged, f"staff1@{DOMAIN}", [rcpt])
+    own_rcpt = f"author-own-{RUN}@{OUTSIDE}"
+    own = with_authors(
+        "author-own", f"notices@{DOMAIN}", own_rcpt, ("From", f"Rector's office <rector-office@{DOMAIN}>")
+    )
+    client.submit("notices", own, f"notices@{DOMAIN}", [own_rcpt])
+    wait_queues_empty()
+    assert has_case_header(mailbox(own_rcpt), "author-own"), "the owner of the address could not use it"
+    assert not has_case_header(mailbox(rcpt), "author-staff"), "staff1 wrote as the rector's office"
+    assert held_as_forged_author("author-staff"), "not held as a forged author"
+    reports = [m for m in mailbox(f"staff1@{DOMAIN}") if f"author-staff.{RUN}" in m.as_string()]
+    assert reports, "staff1 was not told"
+    assert any(f"rector-office@{DOMAIN} is not an address of the login" in m.as_string() for m in reports), (
+        reports[0].as_string()[:2000]
+    )
+
+
+def test_university_relays_may_write_as_the_university(client):
+    """YU-1.3.2-c: a server of the university's own relays (mail_gateway_mynetworks: here the
+    mailbox host, like the website's form) sends as noreply@ without logging in and is delivered:
+    the author check judges mail from outside, not the university's own servers."""
+    rcpt = f"author-relay-{RUN}@{DOMAIN}"
+    message = corpus.build(corpus.Case("author-relay"), RUN, f"noreply@{DOMAIN}", rcpt)
+    script = (
+        "import smtplib, sys; s = smtplib.SMTP(sys.argv[1], 25, timeout=60); "
+        "s.sendmail(sys.argv[2], [sys.argv[3]], sys.stdin.buffer.read()); s.quit()"
+    )
+    pexec(
+        MBOX, f"python3 -c {shlex.quote(script)} {client.ip} noreply@{DOMAIN} {rcpt}", data=message.as_bytes()
+    )
+    wait_queues_empty()
+    assert has_case_header(mailbox(rcpt), "author-relay")
+    assert not held_as_forged_author("author-relay")
+
+
 def test_submission_without_login_is_refused(client):
     """YU-1.3.2-c: without logging in nobody sends through the submission port."""
     rcpt = f"x-{RUN}@{OUTSIDE}"
@@ -239,7 +328,7 @@ def test_submission_without_login_is_refused(client):
     assert code == 554 and b"Client host rejected: Access denied" in text, refused.value.recipients
 
 
-def inbound_past_verification(client, message: EmailMessage, recipient: str) -> None:
+def inbound_past_verification(client, message: EmailMessage | bytes, recipient: str) -> None:
     """Send from outside as a mail server does: a 450 while the gateway is still asking the mailbox
     host about a new address is retried a few seconds later."""
     for _attempt in range(5):
