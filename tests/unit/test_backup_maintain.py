@@ -4,7 +4,11 @@ server first saw each archive, never by the dates a client wrote into them."""
 from __future__ import annotations
 
 import datetime
+import io
+import re
 from pathlib import Path
+
+import pytest
 
 from support.scripts import load_script
 
@@ -106,3 +110,31 @@ def test_passphrases_are_read_as_borg_reads_them_from_a_command(tmp_path):
         "web": "s3cret with spaces",
         "mail": "no-newline",
     }
+
+
+def test_passphrases_brought_by_the_controller_are_read_from_stdin(monkeypatch):
+    """A server without passphrases gets them for one run on standard input; every named client
+    needs one, and nothing but a JSON object of non-empty strings is taken."""
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"web": "s3cret", "mail": "other"}'))
+    assert maintain.passphrases_from_stdin(["web"]) == {"web": "s3cret"}
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"web": "s3cret", "mail": "other"}'))
+    assert maintain.passphrases_from_stdin([]) == {"mail": "other", "web": "s3cret"}
+    for given, names, message in (
+        ('{"web": "s3cret"}', ["web", "mail"], "no passphrase given for mail"),
+        ("s3cret", ["web"], "not a JSON object"),
+        ('{"web": ""}', ["web"], '{"CLIENT": "passphrase", ...}'),
+        ('["s3cret"]', ["web"], '{"CLIENT": "passphrase", ...}'),
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(given))
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            maintain.passphrases_from_stdin(names)
+
+
+def test_a_server_without_passphrases_finds_its_repositories_by_borg_config(tmp_path):
+    """Without passphrase files the nightly check still covers every repository: a directory with
+    borg's config file; anything else under the root is not one."""
+    for name in ("web", "mail"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config").write_text("[repository]\n")
+    (tmp_path / "lost+found").mkdir()
+    assert maintain.repositories({"repository_root": str(tmp_path)}) == ["mail", "web"]

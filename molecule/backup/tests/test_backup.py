@@ -66,11 +66,19 @@ def client_borg(web, command: str):
     return web.run(f"env {exports} BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=YES {command} </dev/null")
 
 
+def as_repository_account(command: str) -> str:
+    """A borg command line run on the server as the repository account, with the server's copy of the
+    passphrase on file descriptor 3 (BORG_PASSPHRASE_FD): never in a command line, which journald
+    records (_CMDLINE of runuser's session messages) and forwards to the collector."""
+    return (
+        f"BORG_REPO={REPO} BORG_PASSPHRASE_FD=3 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes "
+        f"runuser -u borg -- {command} 3<{SERVER_PASS}"
+    )
+
+
 def server_archives(server) -> list[str]:
     """Archives as the server sees them locally (not through the client's key)."""
-    out = server.check_output(
-        f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" borg list --short'
-    )
+    out = server.check_output(as_repository_account("borg list --short"))
     return out.split()
 
 
@@ -258,10 +266,7 @@ def test_flipped_byte_in_repository_is_detected(server):
             f'f.write_bytes(bytes(b))" {copy}'
         )
         # The real repository is read as its owner (root would leave root-owned files in it).
-        intact = server.run(
-            f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" '
-            "borg check --repository-only"
-        )
+        intact = server.run(as_repository_account("borg check --repository-only"))
         assert intact.rc == 0, intact.stderr
         damaged = status_module(
             SERVER, repository=copy, passphrase_file=SERVER_PASS, require_drill=False, check="repository"
@@ -393,10 +398,7 @@ def test_server_prunes_compacts_and_checks_with_its_own_credentials(server):
 
 def server_borg(server, command: str):
     """A borg command on the server, locally, as the maintenance runs it (the administrator's view)."""
-    return server.run(
-        f'runuser -u borg -- env BORG_REPO={REPO} BORG_PASSPHRASE="$(cat {SERVER_PASS})" '
-        f"BORG_RELOCATED_REPO_ACCESS_IS_OK=yes {command}"
-    )
+    return server.run(as_repository_account(command))
 
 
 def test_archives_dated_in_the_future_cannot_make_the_server_prune_real_ones(web, server):
@@ -449,6 +451,47 @@ def test_archives_dated_in_the_future_cannot_make_the_server_prune_real_ones(web
         if not cleared:
             server_borg(server, f"borg delete ::{forged[0]} {' '.join(forged[1:])}")
             server.run("systemctl start ereje-backup-maintain.service")
+
+
+def test_the_server_can_hold_no_passphrase_and_take_retention_from_the_controller(web, server):
+    """ATU-5.14-a (issue 21, finding 3): set to hold no passphrase, the backup server keeps none (the
+    escrowed passphrase's text is nowhere on its disk, logs included); its nightly run checks the
+    repository's segments without one and passes; retention comes from the controller
+    (playbooks/backup_retention.yml), which brings the escrowed passphrase for that run only: the
+    server lists the archives, judges their dates, prunes by its own times, compacts and checks, and
+    still holds no passphrase afterwards. Set back, the client's registration puts it back."""
+    passphrase = (molecule.ephemeral_dir() / "escrow" / f"{WEB}.passphrase").read_text().strip()
+    before = server_archives(server)
+    holds_none = ("-e", "backup_server_passphrases_on_server=false")
+    search = f"grep -rlF -- {shlex.quote(passphrase)} /etc /srv /var /root /home /tmp"
+    try:
+        converged, _ = molecule.run_playbook("converge.yml", *holds_none)
+        assert converged.returncode == 0, converged.stdout[-4000:]
+        assert not server.file(SERVER_PASS).exists
+        found = server.run(search)
+        assert found.rc == 1 and not found.stdout, f"the passphrase is on the server: {found.stdout}"
+        nightly = server.run("systemctl start ereje-backup-maintain.service")
+        state = json.loads(server.file(f"/var/lib/ereje-backup/{WEB}.json").content_string)
+        assert nightly.rc == 0 and state["result"] == "passed", state
+        assert state["check"]["ok"] and "from the controller" in state["retention"]
+        assert "list" not in state and "prune" not in state, state
+        retention, recap = molecule.run_playbook(
+            str(ROOT / "playbooks" / "backup_retention.yml"), *holds_none
+        )
+        assert retention.returncode == 0 and recap[SERVER]["failed"] == 0, retention.stdout[-4000:]
+        assert f"{WEB}: passed" in retention.stdout, retention.stdout[-4000:]
+        state = json.loads(server.file(f"/var/lib/ereje-backup/{WEB}.json").content_string)
+        assert state["result"] == "passed" and state["archives"] == len(before), state
+        assert state["pruned"] == [] and state["suspicious"] == [], state
+        assert state["prune"]["ok"] and state["compact"]["ok"] and state["check"]["ok"], state
+        found = server.run(search)
+        assert found.rc == 1 and not found.stdout, (
+            f"the run left the passphrase on the server: {found.stdout}"
+        )
+    finally:
+        restored, _ = molecule.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-4000:]
+    assert server.file(SERVER_PASS).mode == 0o400 and server_archives(server) == before
 
 
 def test_no_drift_in_check_mode():

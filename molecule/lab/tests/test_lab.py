@@ -169,8 +169,9 @@ def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
     backup = web.run("systemctl start ereje-backup.service")
     assert backup.rc == 0, web.run("journalctl -u ereje-backup.service -n 60 --no-pager").stdout
     archives = server.check_output(
-        "runuser -u borg -- env BORG_REPO=/srv/borg/repos/web "
-        'BORG_PASSPHRASE="$(cat /etc/ereje-backup/repos.d/web.pass)" borg list --short'
+        # The passphrase on a file descriptor, never in a command line (journald records those).
+        "BORG_REPO=/srv/borg/repos/web BORG_PASSPHRASE_FD=3 runuser -u borg -- borg list --short "
+        "3</etc/ereje-backup/repos.d/web.pass"
     ).split()
     assert archives, "no archive of the web host on the backup server"
 
