@@ -122,8 +122,8 @@ def test_forbidden_attachment_is_quarantined_and_recipient_told(corpus_sent, cas
     assert blocked["verdict"].split("-")[0] in case.verdicts, (
         f"{case.id}: verdict {blocked['verdict']}, expected {case.verdicts}"
     )
-    # Where the case says which part must be the reason, the log must name it (a document refused
-    # for the wrong part would hide that what it carries passes).
+    # The part the case must be blocked for (its name or file type, the signature) must be the one
+    # the log names: a message refused for another part would hide that the forbidden one passes.
     assert case.blocked_for in (blocked["what"] or ""), (
         f"{case.id}: blocked for {blocked['what']!r}, expected a part naming {case.blocked_for!r}"
     )
@@ -144,6 +144,13 @@ def test_forbidden_corpus_is_large_enough():
     """The corpus covers at least 25 forbidden cases across names, encodings and archives (a guard on
     the test data, not proof of a control)."""
     assert len(FORBIDDEN) >= 25
+
+
+def test_every_forbidden_case_names_the_part_it_must_be_blocked_for():
+    """Every case with a single verdict names the part (or signature) the gateway must give as the
+    reason, so that a block for another part cannot pass for it (a guard on the test data)."""
+    vague = [c.id for c in FORBIDDEN if len(c.verdicts) == 1 and not c.blocked_for]
+    assert not vague, f"cases without blocked_for: {vague}"
 
 
 def test_administrator_is_told_and_can_release(client, corpus_sent):
