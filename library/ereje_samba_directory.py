@@ -15,7 +15,7 @@ import string
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ereje.compliance.plugins.module_utils.samba import open_samdb
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import SAMDB_URL_OPTION, open_samdb
 
 DOCUMENTATION = r"""
 ---
@@ -532,7 +532,7 @@ def main() -> None:
                 "no_log": False,
             },
             "validate_only": {"type": "bool", "default": False},
-            "samdb_url": {"type": "str", "default": "/var/lib/samba/private/sam.ldb"},
+            "samdb_url": dict(SAMDB_URL_OPTION),
         },
         supports_check_mode=True,
     )

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ereje.compliance.plugins.module_utils.samba import ldap_escape, open_samdb
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import (
+    SAMDB_URL_OPTION,
+    ldap_escape,
+    open_samdb,
+)
 
 DOCUMENTATION = r"""
 ---
@@ -175,7 +179,7 @@ def main():
             "account": {"type": "str", "required": True},
             "container": {"type": "str", "default": "CN=Computers"},
             "machine_account_quota": {"type": "int", "default": 0},
-            "samdb_url": {"type": "str", "default": "/var/lib/samba/private/sam.ldb"},
+            "samdb_url": dict(SAMDB_URL_OPTION),
         },
         supports_check_mode=True,
     )

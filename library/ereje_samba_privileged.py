@@ -13,7 +13,11 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ereje.compliance.plugins.module_utils.samba import ldap_escape, open_samdb
+from ansible_collections.ereje.compliance.plugins.module_utils.samba import (
+    SAMDB_URL_OPTION,
+    ldap_escape,
+    open_samdb,
+)
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM
 
 DOCUMENTATION = r"""
@@ -382,7 +386,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "groups": {"type": "dict", "required": True},
-            "samdb_url": {"type": "str", "default": "/var/lib/samba/private/sam.ldb"},
+            "samdb_url": dict(SAMDB_URL_OPTION),
             **FAIL_ON_PROBLEM,
         },
         supports_check_mode=True,

@@ -6,6 +6,9 @@ opens the database, never when it is loaded: the unit tests import the modules o
 
 from __future__ import annotations
 
+# The samdb_url option of every samba_dc module: the DC's domain database, as Samba installs it.
+SAMDB_URL_OPTION = {"type": "str", "default": "/var/lib/samba/private/sam.ldb"}
+
 
 def open_samdb(module, url: str):
     """The DC's ``SamDB`` at ``url`` as the system (root's view of the directory), and the ``ldb``
