@@ -32,6 +32,7 @@ GROUPS = {
     "windows",
     "domain_controllers",
     "mail_gateways",
+    "mailboxes",
     "web_hosts",
     "backup_servers",
     "log_collectors",

@@ -82,6 +82,7 @@ def test_the_production_example_passes_every_roles_validation(inventory):
         "samba_dc",
         "domain_member",
         "mail_gateway",
+        "mailbox",
         "web_host",
         "backup_server",
         "backup_client",
@@ -100,19 +101,30 @@ def test_mistakes_fail_on_the_host_that_carries_them_and_name_the_variable(inven
     assert result.returncode != 0
     recap = _recap(output)
     failed = {host for host, r in recap.items() if r["failed"]}
-    # The realm is shared: both DCs and the workstation (which joins that realm) refuse it.
+    # The realm is shared: both DCs and the members (which join that realm) refuse it.
     assert failed == {
         "dc1.univ.example.kz",
         "dc2.univ.example.kz",
         "adm-ws01.univ.example.kz",
         "www1.univ.example.kz",
         "mx1.univ.example.kz",
+        "mail-store.univ.example.kz",
     }, recap
     assert "samba_dc_realm" in output
     assert "backup_client_rpo_hours" in output
     assert "mail_gateway_mailbox_nexthop" in output
     # Hosts without a mistake were validated to the end.
     assert recap["siem1.univ.example.kz"]["failed"] == 0
+
+
+def test_a_mail_store_quota_that_is_no_size_is_refused_before_any_change(inventory):
+    _set(inventory, "mailboxes", "mailbox.yml", "mailbox_quota", "5 GB")
+    result = _validate(inventory, "--tags", "validate")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    failed = {host for host, r in _recap(output).items() if r["failed"]}
+    assert failed == {"mail-store.univ.example.kz"}, failed
+    assert "mailbox_quota ('5 GB') a size such as 2G or 500M" in output
 
 
 def test_without_the_validate_tag_nothing_runs(inventory):

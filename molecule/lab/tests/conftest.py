@@ -1,10 +1,12 @@
-"""Fixtures of the lab scenario: the whole lab (inventories/lab), its secrets, and its audit.
+"""Fixtures and helpers of the lab scenario: the whole lab (inventories/lab), its secrets, and its audit.
 
 The scenario creates the lab under its own prefix and secrets directory (molecule.yml), so the
 playbooks the tests run get the same two extra variables.
 """
 
 import json
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,96 @@ def audit_after_converge():
             done = lab_host(host).run(change["replica"]["do"])
             assert done.rc == 0, f"{host} {control}: {change['replica']['do']!r} failed: {done.stderr}"
     return run_audit(molecule.ephemeral_dir() / "audit-converged")
+
+
+# ---- Mail as the workstation's users see it ---------------------------------------------------
+
+# Runs on the workstation: submission to the gateway with STARTTLS and the staff login, as a
+# mail client would. Arguments come in the environment (HEADERS: extra header fields as JSON);
+# prints the SMTP refusals as JSON, or {"refused": ...} when every recipient was refused.
+SUBMIT = r"""
+import json, os, smtplib, ssl
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"], m["To"], m["Subject"] = os.environ["FROM"], os.environ["TO"], os.environ["SUBJECT"]
+m["Message-ID"] = "<%s@ws1.ereje.test>" % os.environ["SUBJECT"]
+for name, value in json.loads(os.environ.get("HEADERS") or "{}").items():
+    m[name] = value
+m.set_content("Lab scenario message " + os.environ["SUBJECT"])
+if os.environ.get("ATTACH"):
+    m.add_attachment(bytes.fromhex(os.environ["ATTACH_HEX"]), maintype="application",
+                     subtype="octet-stream", filename=os.environ["ATTACH"])
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the lab's self-signed certificate
+with smtplib.SMTP(os.environ["GATEWAY"], 587, timeout=60) as s:
+    s.starttls(context=ctx)
+    s.login(os.environ["LOGIN"], os.environ["PASSWORD"])
+    try:
+        print(json.dumps(s.send_message(m)))
+    except smtplib.SMTPRecipientsRefused as refused:
+        print(json.dumps({"refused": {k: [v[0], v[1].decode()] for k, v in refused.recipients.items()}}))
+"""
+
+# A Windows executable's first bytes (the DOS header and its "MZ" magic).
+DOS_HEADER = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+PE_STUB = (DOS_HEADER + bytes(44) + b"\x80\x00\x00\x00").hex()
+
+
+def on_workstation(script: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run a Python ``script`` on the workstation (ws1) with ``env``, as its user's program would."""
+    command = ["podman", "exec", "-i"]
+    for key, value in env.items():
+        command += ["-e", f"{key}={value}"]
+    return subprocess.run(
+        [*command, container("ws1"), "python3", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def submit_from_workstation(
+    subject: str,
+    attachment: str | None = None,
+    login: str = "aigerim",
+    to: str = f"yerlan@{DOMAIN}",
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """Submit a message from the workstation as ``login`` (the staff's submission password);
+    returns the refusals ({} when every recipient was accepted)."""
+    result = on_workstation(
+        SUBMIT,
+        {
+            # By name: the workstation finds the gateway in the domain's DNS, as a mail client would.
+            "GATEWAY": f"mail.{DOMAIN}",
+            "LOGIN": login,
+            "PASSWORD": secret(f"mail/{login}.pw"),
+            "FROM": f"{login}@{DOMAIN}",
+            "TO": to,
+            "SUBJECT": subject,
+            "HEADERS": json.dumps(headers or {}),
+            "ATTACH": attachment or "",
+            "ATTACH_HEX": PE_STUB,
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def delivered(address: str, text: str, itself: bool = False) -> bool:
+    """A message mentioning ``text`` is stored for the address on the mailbox host (its Delivered-To:,
+    in the user's own mailbox or a domain Maildir); with ``itself``, the message whose own
+    Message-ID is <text@ws1...> (not a notice quoting it)."""
+    domain = address.split("@")[1]
+    files = f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{domain}"
+    if itself:
+        # The first paragraph of a message file is its own header.
+        command = (
+            f'for f in $({files}); do awk \'BEGIN{{RS=""}} NR==1{{print; exit}}\' "$f"; done '
+            f"| grep -i -F {shlex.quote(f'Message-ID: <{text}@ws1.{DOMAIN}>')}"
+        )
+    else:
+        command = f"{files} | xargs -r grep -ls -F {shlex.quote(text)}"
+    return bool(lab_host("mailbox").run(command).stdout.strip())

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import uuid
 
-from conftest import DOMAIN, LAB_HOSTS, container, lab_host, run_lab_playbook, secret
+from conftest import (
+    DOMAIN,
+    LAB_HOSTS,
+    container,
+    delivered,
+    lab_host,
+    run_lab_playbook,
+    secret,
+    submit_from_workstation,
+)
 from support import molecule
 
 RUN = uuid.uuid4().hex[:8]
@@ -49,81 +57,14 @@ def test_workstation_finds_the_servers_by_name_in_the_domain_dns():
 
 # ---- Mail (YU-1.3.2-a) ---------------------------------------------------------------------
 
-# Runs on the workstation: submission to the gateway with STARTTLS and the staff login, as a
-# mail client would. Arguments come in the environment; prints the SMTP refusals as JSON.
-SUBMIT = r"""
-import json, os, smtplib, ssl
-from email.message import EmailMessage
-m = EmailMessage()
-m["From"], m["To"], m["Subject"] = os.environ["FROM"], os.environ["TO"], os.environ["SUBJECT"]
-m["Message-ID"] = "<%s@ws1.ereje.test>" % os.environ["SUBJECT"]
-m.set_content("Lab scenario message " + os.environ["SUBJECT"])
-if os.environ.get("ATTACH"):
-    m.add_attachment(bytes.fromhex(os.environ["ATTACH_HEX"]), maintype="application",
-                     subtype="octet-stream", filename=os.environ["ATTACH"])
-ctx = ssl.create_default_context()
-ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the lab's self-signed certificate
-with smtplib.SMTP(os.environ["GATEWAY"], 587, timeout=60) as s:
-    s.starttls(context=ctx)
-    s.login(os.environ["LOGIN"], os.environ["PASSWORD"])
-    print(json.dumps(s.send_message(m)))
-"""
-
-# A Windows executable's first bytes (the DOS header and its "MZ" magic).
-DOS_HEADER = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
-PE_STUB = (DOS_HEADER + bytes(44) + b"\x80\x00\x00\x00").hex()
-
-
-def submit_from_workstation(subject: str, attachment: str | None = None) -> None:
-    env = {
-        # By name: the workstation finds the gateway in the domain's DNS, as a mail client would.
-        "GATEWAY": f"mail.{DOMAIN}",
-        "LOGIN": "aigerim",
-        "PASSWORD": secret("mail/aigerim.pw"),
-        "FROM": f"aigerim@{DOMAIN}",
-        "TO": f"yerlan@{DOMAIN}",
-        "SUBJECT": subject,
-        "ATTACH": attachment or "",
-        "ATTACH_HEX": PE_STUB,
-    }
-    command = ["podman", "exec", "-i"]
-    for key, value in env.items():
-        command += ["-e", f"{key}={value}"]
-    result = subprocess.run(
-        [*command, container("ws1"), "python3", "-"],
-        input=SUBMIT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout) == {}, f"the gateway refused a recipient: {result.stdout}"
-
-
-def delivered(address: str, text: str, itself: bool = False) -> bool:
-    """A message mentioning ``text`` is in the address's Maildir on the mailbox host; with
-    ``itself``, the message whose own Message-ID is <text@ws1...> (not a notice quoting it)."""
-    domain = address.split("@")[1]
-    files = f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{domain}/new"
-    if itself:
-        # The first paragraph of a message file is its own header.
-        command = (
-            f'for f in $({files}); do awk \'BEGIN{{RS=""}} NR==1{{print; exit}}\' "$f"; done '
-            f"| grep -i -F {shlex.quote(f'Message-ID: <{text}@ws1.{DOMAIN}>')}"
-        )
-    else:
-        command = f"{files} | xargs -r grep -ls -F {shlex.quote(text)}"
-    return bool(lab_host("mailbox").run(command).stdout.strip())
-
 
 def test_workstation_mail_with_forbidden_attachment_is_stopped_at_the_gateway():
     """YU-1.3.2-a, YU-1.3.2-b: mail sent from the workstation with an executable never reaches the
     recipient's mailbox: the gateway quarantines it and the sender is told; the same mail without
     the executable is delivered."""
     clean, forbidden = f"lab-clean-{RUN}", f"lab-exe-{RUN}"
-    submit_from_workstation(clean)
-    submit_from_workstation(forbidden, attachment="timetable.exe")
+    assert submit_from_workstation(clean) == {}
+    assert submit_from_workstation(forbidden, attachment="timetable.exe") == {}
 
     assert molecule.wait_for(
         lambda: delivered(f"yerlan@{DOMAIN}", clean, itself=True), timeout=300, interval=3
