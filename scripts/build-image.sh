@@ -24,7 +24,8 @@ packages=(
 service_packages=(
   clamav clamav-daemon clamav-freshclam clamdscan
   borgbackup borgmatic
-  postfix amavisd-new dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved postfwd libmail-dkim-perl file p7zip-full pax cpio
+  postfix amavisd-new dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved postfwd
+  postfix-policyd-spf-python opendmarc dbconfig-no-thanks libmail-dkim-perl file p7zip-full pax cpio
   cabextract xz-utils bzip2 lzop lz4 zstd arj tnef openssl python3-olefile
   samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user smbclient
   ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin
@@ -34,7 +35,7 @@ service_packages=(
 )
 # Clients the Molecule scenarios use on the hosts (DNS, LDAP, PAM, archive makers for the
 # mail corpus).
-test_packages=(dnsutils ldap-utils pamtester gcab genisoimage)
+test_packages=(dnsutils ldap-utils pamtester gcab genisoimage dnsmasq-base)
 # The answers the roles give debconf before they install the same packages.
 debconf_answers='clamav-daemon clamav-daemon/debconf boolean false
 clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual

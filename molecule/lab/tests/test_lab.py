@@ -45,14 +45,17 @@ def test_domain_user_logs_in_on_the_workstation():
 
 
 def test_workstation_finds_the_servers_by_name_in_the_domain_dns():
-    """ATU-2.2.1-a: the workstation resolves through the domain controllers, and finds there the
-    servers that are not domain members at their own addresses, and the domain's MX."""
+    """ATU-2.2.1-a, YU-1.3.2-c: the workstation resolves through the domain controllers, and finds
+    there the servers at their own addresses, the domain's MX, and its SPF and DMARC policy."""
     ws1 = lab_host("ws1")
     for name in ("mail", "mailbox", "web", "backup"):
         answer = ws1.run(f"getent ahostsv4 {name}.{DOMAIN}")
         assert answer.rc == 0, f"{name}.{DOMAIN} does not resolve on the workstation"
         assert answer.stdout.split()[0] == molecule.address(container(name)), answer.stdout
     assert ws1.check_output(f"dig +short MX {DOMAIN}").split() == ["10", f"mail.{DOMAIN}."]
+    # Its SPF and DMARC, which other domains' gateways check (YU-1.3.2-c).
+    assert ws1.check_output(f"dig +short TXT {DOMAIN}").strip() == '"v=spf1 mx -all"'
+    assert "p=reject" in ws1.check_output(f"dig +short TXT _dmarc.{DOMAIN}")
 
 
 # ---- Mail (YU-1.3.2-a) ---------------------------------------------------------------------

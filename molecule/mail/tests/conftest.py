@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 import smtplib
 import ssl
@@ -84,6 +85,13 @@ def mailbox(address: str) -> list[EmailMessage]:
         for chunk in out.split(b"\0")
         if chunk.strip()
     ]
+
+
+# "Blocked BANNED (.dat,xl/vbaProject.bin) {...}": the verdict and, in brackets, the part it is about.
+BLOCKED = re.compile(
+    r"Blocked (?P<verdict>[A-Z0-9-]+)(?: \((?P<what>[^)]*)\))? .*?quarantine: (?P<quarantine>\S+?),"
+    r".*?Message-ID: <(?P<mid>[^>]+)>"
+)
 
 
 # The journal's mail facility on the gateway: every Postfix and Amavis line lands here first.

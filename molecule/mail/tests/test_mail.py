@@ -21,6 +21,7 @@ import pytest
 
 from conftest import (
     ADMIN,
+    BLOCKED,
     DOMAIN,
     GW,
     MAIL_JOURNAL,
@@ -39,11 +40,6 @@ RUN = uuid.uuid4().hex[:10]
 PARTNER = f"partner@{OUTSIDE}"
 FORBIDDEN = corpus.forbidden_cases()
 LEGITIMATE = corpus.legitimate_cases()
-# "Blocked BANNED (.dat,xl/vbaProject.bin) {...}": the verdict and, in brackets, the part it is about.
-BLOCKED = re.compile(
-    r"Blocked (?P<verdict>[A-Z0-9-]+)(?: \((?P<what>[^)]*)\))? .*?quarantine: (?P<quarantine>\S+?),"
-    r".*?Message-ID: <(?P<mid>[^>]+)>"
-)
 
 
 def forbidden_rcpt(case_id: str) -> str:
