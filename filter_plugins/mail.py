@@ -204,6 +204,12 @@ def _networks(label: str, values: object) -> list[str]:
     return result
 
 
+def plain_networks(values: object, label: str = "mail_gateway_mynetworks") -> list[str]:
+    """Postfix-style networks ("[::1]/128") as plain CIDR ("::1/128"), for the tools beside Postfix
+    (policyd-spf's skip_addresses, OpenDMARC's IgnoreHosts) that do not take Postfix's brackets."""
+    return _networks(label, values)
+
+
 def amavis_author_policy(users: object, internal_networks: object, trusted_sources: object = None) -> str:
     """The Perl data of the author (From:) check: addresses and their logins, and the networks
     that are not "outside".
@@ -249,4 +255,5 @@ class FilterModule:
             "amavis_author_policy": amavis_author_policy,
             "amavis_banned_rules": amavis_banned_rules,
             "mail_banned_extensions": banned_extensions,
+            "plain_networks": plain_networks,
         }

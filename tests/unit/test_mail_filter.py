@@ -12,7 +12,7 @@ import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from mail import amavis_author_policy, amavis_banned_rules, banned_extensions
+from mail import amavis_author_policy, amavis_banned_rules, banned_extensions, plain_networks
 
 YU_LIST = (  # noqa: SIM905 - the list as the regulation prints it
     "bas bat bin cab cat cmd com cpl csh dat dll dpl drv exe inf ins inx ipa isu jar "
@@ -284,3 +284,11 @@ def test_author_policy_without_trusted_sources_trusts_none():
 def test_author_policy_names_bad_input(users, internal, trusted, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         amavis_author_policy(users, internal, trusted)
+
+
+def test_plain_networks_drop_postfix_brackets_and_refuse_what_is_no_network():
+    plain = plain_networks(["127.0.0.0/8", "[::1]/128", "10.10.3.80"])
+    assert plain == ["127.0.0.0/8", "::1/128", "10.10.3.80/32"]
+    refusal = r"mail_gateway_mynetworks: 'mail\.example' is not an address"
+    with pytest.raises(AnsibleFilterError, match=refusal):
+        plain_networks(["mail.example"])

@@ -187,18 +187,31 @@ def submit_from_workstation(
     return json.loads(result.stdout)
 
 
-def delivered(address: str, text: str, itself: bool = False) -> bool:
-    """A message mentioning ``text`` is stored for the address on the mailbox host (its Delivered-To:,
-    in the user's own mailbox or a domain Maildir); with ``itself``, the message whose own
-    Message-ID is <text@ws1...> (not a notice quoting it)."""
+def stored_for(address: str) -> str:
+    """The shell command that lists the message files stored for ``address`` on the mailbox host
+    (its Delivered-To:, in the user's own mailbox or a domain Maildir)."""
     domain = address.split("@")[1]
-    files = f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{domain}"
+    return f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{domain}"
+
+
+def stored_mentioning(address: str, text: str) -> list[str]:
+    """The message files stored for ``address`` that mention ``text``."""
+    return (
+        lab_host("mailbox")
+        .run(f"{stored_for(address)} | xargs -r grep -ls -F {shlex.quote(text)}")
+        .stdout.split()
+    )
+
+
+def delivered(address: str, text: str, itself: bool = False) -> bool:
+    """A message mentioning ``text`` is stored for the address on the mailbox host; with ``itself``,
+    the message whose own Message-ID is <text@ws1...> (not a notice quoting it)."""
+    files = stored_for(address)
     if itself:
         # The first paragraph of a message file is its own header.
         command = (
             f'for f in $({files}); do awk \'BEGIN{{RS=""}} NR==1{{print; exit}}\' "$f"; done '
             f"| grep -i -F {shlex.quote(f'Message-ID: <{text}@ws1.{DOMAIN}>')}"
         )
-    else:
-        command = f"{files} | xargs -r grep -ls -F {shlex.quote(text)}"
-    return bool(lab_host("mailbox").run(command).stdout.strip())
+        return bool(lab_host("mailbox").run(command).stdout.strip())
+    return bool(stored_mentioning(address, text))

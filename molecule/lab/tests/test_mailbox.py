@@ -15,7 +15,16 @@ import uuid
 
 import pytest
 
-from conftest import DOMAIN, container, delivered, lab_host, on_workstation, secret, submit_from_workstation
+from conftest import (
+    DOMAIN,
+    container,
+    delivered,
+    lab_host,
+    on_workstation,
+    secret,
+    stored_mentioning,
+    submit_from_workstation,
+)
 from support import molecule
 
 RUN = uuid.uuid4().hex[:8]
@@ -129,11 +138,7 @@ def mail_log(text: str) -> str:
 
 def count_stored(address: str, text: str) -> int:
     """How many messages stored for ``address`` mention ``text``."""
-    files = lab_host("mailbox").run(
-        f"grep -rlsx -F {shlex.quote('Delivered-To: ' + address)} /var/mail/vhosts/{DOMAIN} "
-        f"| xargs -r grep -ls -F {shlex.quote(text)}"
-    )
-    return len(files.stdout.split())
+    return len(stored_mentioning(address, text))
 
 
 def test_a_domain_user_reads_her_mail_over_imap_with_her_domain_password():
@@ -254,14 +259,8 @@ def test_a_user_sets_her_out_of_office_reply_and_it_answers_each_sender_once(out
     yerlan_writes_to_aigerim(first)
     replied = molecule.wait_for(lambda: count_stored(sender, away) == 1, timeout=300, interval=3)
     assert replied, mail_log(first)
-    reply = (
-        lab_host("mailbox")
-        .run(
-            f"grep -rlsx -F {shlex.quote('Delivered-To: ' + sender)} /var/mail/vhosts/{DOMAIN} "
-            f"| xargs -r grep -ls -F {shlex.quote(away)} | xargs cat"
-        )
-        .stdout
-    )
+    [reply_file] = stored_mentioning(sender, away)
+    reply = lab_host("mailbox").file(reply_file).content_string
     assert "Auto-Submitted: auto-replied" in reply and "My substitute is Yerlan Sadykov" in reply, reply
 
     yerlan_writes_to_aigerim(second)
