@@ -25,7 +25,7 @@ service_packages=(
   clamav clamav-daemon clamav-freshclam clamdscan
   borgbackup borgmatic
   postfix amavisd-new dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved postfwd
-  postfix-policyd-spf-python opendmarc dbconfig-no-thanks libmail-dkim-perl file p7zip-full pax cpio
+  postfix-policyd-spf-python opendmarc dbconfig-no-thanks libmail-dkim-perl spamassassin gnupg file p7zip-full pax cpio
   cabextract xz-utils bzip2 lzop lz4 zstd arj tnef openssl python3-olefile
   samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user smbclient
   ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin

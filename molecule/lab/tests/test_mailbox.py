@@ -42,7 +42,7 @@ try:
         imap.login(os.environ["LOGIN"], os.environ["PASSWORD"])
         out["login"] = "ok"
         out["folders"] = [line.decode() for line in imap.list()[1]]
-        imap.select("INBOX", readonly=True)
+        imap.select(os.environ.get("FOLDER") or "INBOX", readonly=True)
         out["subjects"] = []
         if os.environ.get("MSGID"):
             ids = imap.search(None, "HEADER", "Message-ID", os.environ["MSGID"])[1][0].split()
@@ -105,6 +105,19 @@ print(json.dumps(out))
 """
 
 
+# A server on the Internet delivering to the gateway's port 25 (ws1 is none of the university's relays).
+FROM_OUTSIDE = r"""
+import os, smtplib
+from email.utils import formatdate
+message = ("From: %(FROM)s\r\nTo: %(TO)s\r\nSubject: %(SUBJECT)s\r\nDate: " + formatdate() + "\r\n"
+           "Message-ID: <%(SUBJECT)s@ws1.ereje.test>\r\n\r\n%(BODY)s\r\n") % os.environ
+with smtplib.SMTP(os.environ["GATEWAY"], 25, timeout=60) as s:
+    s.ehlo("mx.shop.example")
+    s.sendmail(os.environ["FROM"], [os.environ["TO"]], message.encode())
+"""
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
 def arrives(address: str, subject: str) -> bool:
     """The message <subject@ws1...> is stored for ``address`` within five minutes."""
     return molecule.wait_for(lambda: delivered(address, subject, itself=True), timeout=300, interval=3)
@@ -115,14 +128,19 @@ def yerlan_writes_to_aigerim(subject: str, **headers: str) -> None:
     assert refused == {}, refused
 
 
+def sent_from_outside(subject: str, body: str, sender: str = "offers@shop.example") -> None:
+    env = {"GATEWAY": f"mail.{DOMAIN}", "FROM": sender, "TO": AIGERIM, "SUBJECT": subject}
+    result = on_workstation(FROM_OUTSIDE, {**env, "BODY": body})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def domain_password(login: str) -> str:
     return secret(f"samba/{login}.pw") + "-Aa1"
 
 
-def imap(login: str, password: str, message_id: str = "") -> dict:
-    result = on_workstation(
-        IMAP, {"HOST": MAILBOX, "CA": CA, "LOGIN": login, "PASSWORD": password, "MSGID": message_id}
-    )
+def imap(login: str, password: str, message_id: str = "", folder: str = "INBOX") -> dict:
+    env = {"HOST": MAILBOX, "CA": CA, "LOGIN": login, "PASSWORD": password}
+    result = on_workstation(IMAP, {**env, "MSGID": message_id, "FOLDER": folder})
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -269,3 +287,29 @@ def test_a_user_sets_her_out_of_office_reply_and_it_answers_each_sender_once(out
     not_again = molecule.wait_for(lambda: second in mail_log("duplicate vacation response"), timeout=60)
     assert not_again, mail_log(second)
     assert count_stored(sender, away) == 1
+
+
+def test_spam_from_outside_lands_in_junk_and_a_letter_in_the_inbox():
+    """YU-1.3.2-g: mail from outside that the gateway marked as spam is in aigerim's Junk folder, not
+    her inbox, as her mail client shows them; a colleague's letter from outside is in her inbox."""
+    spam, letter = f"lab-spam-{RUN}", f"lab-letter-{RUN}"
+    sent_from_outside(spam, f"Cheap offers!\r\n{GTUBE}")
+    sent_from_outside(letter, "Dear colleague, our programme is online. Regards, Dana", "dana@uni.example")
+    assert arrives(AIGERIM, spam) and arrives(AIGERIM, letter)
+    password = domain_password("aigerim")
+    for subject, folder, other in ((spam, "Junk", "INBOX"), (letter, "INBOX", "Junk")):
+        message_id = f"<{subject}@ws1.{DOMAIN}>"
+        assert imap("aigerim", password, message_id, folder)["subjects"] == [f"Subject: {subject}"], folder
+        assert imap("aigerim", password, message_id, other)["subjects"] == [], other
+
+
+def test_spam_gets_no_out_of_office_reply(out_of_office):
+    """YU-1.3.2-g, YU-1.3.3-a: spam goes into Junk before aigerim's own script runs, so her
+    out-of-office reply never answers it (an answer would confirm her address to the spammer)."""
+    subject = f"lab-spam-ooo-{RUN}"
+    # A sender of its own: Pigeonhole answers each sender once a day, whatever an earlier run did.
+    sent_from_outside(subject, f"You won!\r\n{GTUBE}", f"prize-{RUN}@shop.example")
+    assert arrives(AIGERIM, subject)
+    filed = molecule.wait_for(lambda: "stored mail into mailbox 'Junk'" in mail_log(subject), timeout=60)
+    assert filed, mail_log(subject)
+    assert "vacation" not in mail_log(subject), mail_log(subject)

@@ -146,6 +146,32 @@ class Client:
             return send(smtp, message, sender, recipients)
 
 
+def letter(author: str, subject: str, body: str = "Hello from another university.") -> bytes:
+    """A plain message to aigerim as a server on the Internet would carry it (Message-ID from the subject)."""
+    return (
+        f"From: {author}\r\nTo: aigerim@{DOMAIN}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{subject}@senders.test>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def send_from_outside(gw_ip: str, envelope_from: str, raw: bytes) -> tuple[int, str]:
+    """Send to aigerim as a server on the Internet (port 25); the refusal's code and text, or (250, '')."""
+    with smtplib.SMTP(gw_ip, 25, timeout=120) as smtp:
+        smtp.ehlo("mx.senders.test")
+        try:
+            smtp.sendmail(envelope_from, [f"aigerim@{DOMAIN}"], raw)
+        except smtplib.SMTPRecipientsRefused as refused:
+            code, text = refused.recipients[f"aigerim@{DOMAIN}"]
+            return code, text.decode()
+        except smtplib.SMTPDataError as refused:
+            return refused.smtp_code, refused.smtp_error.decode()
+    return 250, ""
+
+
+def delivered_to_aigerim(subject: str) -> list[EmailMessage]:
+    return [m for m in mailbox(f"aigerim@{DOMAIN}") if m["Subject"] == subject]
+
+
 @pytest.fixture(scope="session")
 def gw():
     return molecule.host(GW)

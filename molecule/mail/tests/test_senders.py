@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 import shlex
-import smtplib
 import subprocess
 import uuid
 
 import pytest
 
-from conftest import BLOCKED, DOMAIN, GW, MBOX, QUARANTINE, gateway_log, mailbox, pexec, wait_queues_empty
+from conftest import BLOCKED, DOMAIN, GW, MBOX, QUARANTINE, gateway_log, pexec, wait_queues_empty
+from conftest import delivered_to_aigerim as delivered
+from conftest import letter as message
+from conftest import send_from_outside as send
 from support import molecule
 
 RUN = uuid.uuid4().hex[:8]
@@ -37,13 +39,6 @@ print "$_\015\012" for @lines;
 """
 
 
-def message(author: str, subject: str, body: str = "Hello from another university.") -> bytes:
-    return (
-        f"From: {author}\r\nTo: aigerim@{DOMAIN}\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{subject}@senders.test>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
-    ).encode()
-
-
 def signed_by_forged_test(raw: bytes) -> bytes:
     key = (molecule.ephemeral_dir() / "forged.test.dkim.pem").read_bytes()
     subprocess.run(
@@ -56,24 +51,6 @@ def signed_by_forged_test(raw: bytes) -> bytes:
     ).stdout
     assert signed.startswith(b"DKIM-Signature:"), signed[:300]
     return signed.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-def send(gw_ip: str, envelope_from: str, raw: bytes) -> tuple[int, str]:
-    """Send as a server on the Internet; the refusal's code and text, or (250, '') when accepted."""
-    with smtplib.SMTP(gw_ip, 25, timeout=120) as smtp:
-        smtp.ehlo("mx.senders.test")
-        try:
-            smtp.sendmail(envelope_from, [f"aigerim@{DOMAIN}"], raw)
-        except smtplib.SMTPRecipientsRefused as refused:
-            code, text = refused.recipients[f"aigerim@{DOMAIN}"]
-            return code, text.decode()
-        except smtplib.SMTPDataError as refused:
-            return refused.smtp_code, refused.smtp_error.decode()
-    return 250, ""
-
-
-def delivered(subject: str) -> list:
-    return [m for m in mailbox(f"aigerim@{DOMAIN}") if m["Subject"] == subject]
 
 
 @pytest.fixture(scope="module")
