@@ -42,6 +42,19 @@ from ansible.errors import AnsibleFilterError
 
 _EXTENSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,31}$")
 _TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,31}$")
+# The short file types Amavis 2.13 gives (Amavis::Conf's $map_full_type_to_short_type_re), and
+# 'ooxml', which 60-ereje adds: a type outside these would never match anything.
+# fmt: off
+_AMAVIS_TYPES = frozenset({
+    "7z", "F", "Z", "a", "ace", "arc", "arj", "asc", "bz", "bz2", "cab", "cdf-ms", "cpio", "dat",
+    "deb", "dir", "doc", "dvi", "empty", "exe", "gz", "hqx", "html", "installshield", "iso", "java",
+    "kmz", "lat", "lha", "lrz", "lz4", "lzma", "lzo", "mail", "mo", "o", "pdf", "pgp", "ps", "rar",
+    "rpm", "rtf", "sgml", "sit", "so", "swf", "tar", "tnef", "txt", "url", "uue", "wmf", "xml", "xz",
+    "zip", "zoo", "zst", "audio", "flac", "mpa", "3gpp", "m4a", "m4b", "mp2", "mp3", "oga", "ogg",
+    "wav", "dll", "exe-ms", "exe-unix", "exe-vms", "image", "bmp", "gif", "jpg", "pcx", "png", "svg",
+    "tif", "movie", "ani", "avi", "mkv", "mpg", "mpv", "wmv", "pgp.asc", "pgp.enc", "ooxml",
+})
+# fmt: on
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 # Windows class IDs used as a file name ("{3050F4D8-...}") make Explorer run the named handler.
 _CLSID = r"qr'\{[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\}?[.\s]*$'i"
@@ -88,6 +101,11 @@ def _types(label: str, values: object) -> list[str]:
             raise AnsibleFilterError(
                 f"{label}: {entry!r} is not an Amavis file type such as exe-ms or rar "
                 "(the short names of Amavis' $map_full_type_to_short_type_re)"
+            )
+        if text not in _AMAVIS_TYPES:
+            raise AnsibleFilterError(
+                f"{label}: Amavis knows no file type {text!r}, so it would never match; use one of its "
+                f"short names: {', '.join(sorted(_AMAVIS_TYPES, key=str.lower))}"
             )
         result.add(text)
     return sorted(result)

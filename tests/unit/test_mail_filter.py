@@ -243,6 +243,11 @@ def test_bad_types_are_named():
         amavis_banned_rules(["exe"], [], ["not a mime type"])
     with pytest.raises(AnsibleFilterError, match="both in"):
         amavis_banned_rules(["exe"], ["rar"], [], ["rar"])
+    # An archive or file type Amavis does not know would silently never match.
+    with pytest.raises(AnsibleFilterError, match="uninspectable_types: Amavis knows no file type 'rar5'"):
+        amavis_banned_rules(["exe"], [], [], ["rar5"])
+    with pytest.raises(AnsibleFilterError, match="banned_file_types: Amavis knows no file type 'pe'"):
+        amavis_banned_rules(["exe"], ["pe"])
 
 
 # ---- The author check's data (YU-1.3.2-c) ---------------------------------------------------

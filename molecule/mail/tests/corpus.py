@@ -9,6 +9,7 @@ signature (ereje-mail-test.ndb) matches.
 
 from __future__ import annotations
 
+import binascii
 import io
 import shlex
 import struct
@@ -219,6 +220,14 @@ class Case:
     # message blocked for another part would hide that the forbidden one passes. Every case with one
     # verdict names it; "" (any reason) only where the verdict itself may differ (encrypted, limits).
     blocked_for: str = ""
+    # Text after the greeting in the body itself (a uuencoded file, as old mail programs send one).
+    body: str = ""
+
+
+def uuencoded(name: str, data: bytes) -> str:
+    """``data`` as uuencode writes it into a mail body: no MIME part, only "begin 644 NAME" ... "end"."""
+    lines = [binascii.b2a_uu(data[i : i + 45]).decode() for i in range(0, len(data), 45)]
+    return f"begin 644 {name}\n" + "".join(lines) + "`\nend\n"
 
 
 def build(case: Case, run: str, sender: str, recipient: str) -> EmailMessage:
@@ -228,7 +237,7 @@ def build(case: Case, run: str, sender: str, recipient: str) -> EmailMessage:
     message["Subject"] = f"Ereje corpus {case.id} — тест"
     message["Message-ID"] = f"<{case.id}.{run}@corpus.ereje.test>"
     message["X-Ereje-Case"] = f"{case.id} {run}"
-    message.set_content(f"Case {case.id} of run {run}.\nСәлеметсіз бе! Хат қосымшамен.\n")
+    message.set_content(f"Case {case.id} of run {run}.\nСәлеметсіз бе! Хат қосымшамен.\n{case.body}")
     for attachment in case.attachments:
         maintype, subtype = attachment.mime.split("/")
         message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name)
@@ -284,6 +293,8 @@ def forbidden_cases() -> list[Case]:
             [Attachment("бағдарлама.bat", TEXT, name_encoding="encoded-word")],
             blocked_for="бағдарлама.bat",
         ),
+        # No attachment at all: the executable is uuencoded into the body, as old mail programs did.
+        Case("uuencoded-exe", body=uuencoded("invoice.exe", pe_stub()), blocked_for="invoice.exe"),
         Case("javascript", [Attachment("order.js", TEXT, "text/plain")], blocked_for="order.js"),
         Case("shortcut", [Attachment("Documents.lnk", TEXT)], blocked_for="Documents.lnk"),
         Case("installer", [Attachment("update.MSI", TEXT)], blocked_for="update.MSI"),
@@ -449,6 +460,7 @@ def legitimate_cases() -> list[Case]:
     return [
         Case("text-only"),
         Case("pdf", [Attachment("report.pdf", pdf(), "application/pdf")]),
+        Case("uuencoded-text", body=uuencoded("notes.txt", TEXT * 4)),
         Case("doc", [Attachment("letter.doc", ole2(), "application/msword")]),
         Case(
             "docx",
