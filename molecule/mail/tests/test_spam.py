@@ -16,9 +16,9 @@ import pytest
 
 from conftest import BLOCKED, GW, QUARANTINE, gateway_log, letter, pexec, send_from_outside, wait_queues_empty
 from conftest import delivered_to_aigerim as delivered
+from support.spam import GTUBE
 
 RUN = uuid.uuid4().hex[:8]
-GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 LETTER = "Dear colleague, the timetable of the spring term is attached to the faculty's page. Regards, Marat"
 # The score from which the mail scenario's gateway marks spam (mail_gateway_spam_score's default).
 SPAM_SCORE = 6.0
