@@ -1,8 +1,10 @@
 """The corrections strategy_plugins/mitogen_linear.py makes to Mitogen, held to what they promise.
 
-Each would be lost silently if Mitogen's internals moved (its version is pinned; these tests are
-what tells a maintainer who upgrades it): no CPU pinning, and the installed collections listed
-once per run instead of once per task and host (README, "Speed").
+Each would be lost silently if Mitogen's or Ansible's internals moved (their versions are pinned;
+these tests are what tells a maintainer who upgrades them): no CPU pinning, the installed
+collections listed once per run instead of once per task and host, Jinja's plugins loaded before
+the workers fork, and a template text compiled once per run with the same result as before
+(README, "Speed").
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import ansible.collections.list
 import ansible_mitogen.affinity
 import ansible_mitogen.planner
 import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import filter_loader, test_loader
+from ansible.template import Templar, trust_as_template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,3 +66,51 @@ def test_collections_are_listed_once_and_every_task_gets_them_all(plugin, monkey
     for invocation in invocations:
         assert invocation._extra_sys_paths == expected
     assert ansible_mitogen.planner._load_collections is plugin._load_collections
+
+
+def _render(text, **variables):
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(text))
+
+
+def test_a_template_text_is_compiled_once_and_renders_as_before(plugin, monkeypatch):
+    compiled = []
+    jinja_compile = plugin._jinja_compile
+
+    def counting(*args, **kwargs):
+        compiled.append(args[1])
+        return jinja_compile(*args, **kwargs)
+
+    monkeypatch.setattr(plugin, "_jinja_compile", counting)
+    monkeypatch.setattr(plugin, "_compiled", {})
+    text = "{{ ereje_audit | default(false) or ansible_check_mode }}"
+
+    # Each Templar has its own environment, as each task of a worker has.
+    results = [_render(text, ereje_audit=audit, ansible_check_mode=False) for audit in (False, True, False)]
+
+    assert results == [False, True, False]
+    assert compiled == [text]
+
+
+def test_the_cache_keeps_ansibles_backslash_escaping_apart(plugin, monkeypatch):
+    monkeypatch.setattr(plugin, "_compiled", {})
+    # Ansible escapes backslashes of string constants in expressions from YAML; a cached compile
+    # must give the same text every time.
+    text = 'a\\tb {{ "c:\\newfile" }}'
+    assert _render(text) == _render(text) == "a\\tb c:\\newfile"
+
+
+def test_a_template_that_does_not_compile_is_not_remembered(plugin, monkeypatch):
+    monkeypatch.setattr(plugin, "_compiled", {})
+    with pytest.raises(Exception, match="unexpected"):
+        _render("{{ 1 + }}")
+    assert not plugin._compiled
+
+
+def test_jinja_plugins_are_loaded_before_workers_fork(plugin, monkeypatch):
+    for loader in (filter_loader, test_loader):
+        monkeypatch.setattr(loader, "_cached_non_collection_wrappers", {})
+    plugin._load_jinja_plugins.cache_clear()
+    plugin._load_jinja_plugins()
+    # Loaded in this process, so a forked worker finds them without importing anything.
+    assert "ansible.builtin.default" in filter_loader._cached_non_collection_wrappers
+    assert "ansible.builtin.match" in test_loader._cached_non_collection_wrappers
