@@ -12,6 +12,7 @@ The build fails when:
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -248,13 +249,14 @@ def _groups_where_roles_run() -> dict[str, set[str]]:
     for play in yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text()):
         if "hosts" not in play:
             continue
-        names = [r["role"] if isinstance(r, dict) else r for r in play.get("roles", [])]
+        for role in play.get("roles", []):
+            where[role["role"] if isinstance(role, dict) else role].add(play["hosts"])
         for task in play.get("tasks", []):
             for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
                 if key in task:
-                    names.append(task[key]["name"])
-        for name in names:
-            where[name].add(play["hosts"])
+                    # The Services play includes each role on the groups its `when` names.
+                    groups = re.findall(r"'(\w+)' in group_names", task.get("when", "")) or [play["hosts"]]
+                    where[task[key]["name"]].update(groups)
     return where
 
 

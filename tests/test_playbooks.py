@@ -29,8 +29,14 @@ def test_every_site_play_runs_in_check_mode_under_the_audit_and_honours_check():
     assert not missing, f"plays without {SWITCHES}: {missing}"
 
 
+def _when_groups(task: dict) -> list[str]:
+    """The groups a task's `when` names ("'mailboxes' in group_names or ...")."""
+    return re.findall(r"'(\w+)' in group_names", task["when"])
+
+
 def _site_roles() -> set[tuple[str, str, str]]:
-    """(group, role, entry point) of every play of site.yml, roles: and import_role alike."""
+    """(group, role, entry point) of every play of site.yml: roles:, import_role, and the Services
+    play's include_role on the groups its `when` names."""
     applied = set()
     for play in yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text()):
         if "hosts" not in play or play["hosts"] == "localhost":
@@ -41,7 +47,28 @@ def _site_roles() -> set[tuple[str, str, str]]:
             imported = task.get("ansible.builtin.import_role")
             if imported:
                 applied.add((play["hosts"], imported["name"], imported.get("tasks_from", "main")))
+            included = task.get("ansible.builtin.include_role")
+            if included:
+                for group in _when_groups(task):
+                    applied.add((group, included["name"], included.get("tasks_from", "main")))
     return applied
+
+
+def test_the_services_play_includes_each_role_on_the_groups_it_serves_and_under_any_tags():
+    """An include_role pulls in its tasks only when the include itself runs: `always`, so that
+    `site.yml --tags <control>` reaches the role's tasks; `apply` gives each task its role's tag;
+    the play covers every group its includes name and no other."""
+    plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+    services = [p for p in plays if p.get("strategy") == "mitogen_free"]
+    assert len(services) == 1
+    play = services[0]
+    named = set()
+    for task in play["tasks"]:
+        included = task["ansible.builtin.include_role"]
+        assert task["tags"] == ["always"], task["name"]
+        assert included["name"] in included["apply"]["tags"], task["name"]
+        named.update(_when_groups(task))
+    assert set(play["hosts"].split(":")) == named
 
 
 def _validate_roles() -> set[tuple[str, str, str]]:

@@ -1,4 +1,4 @@
-"""The corrections strategy_plugins/mitogen_linear.py makes to Mitogen, held to what they promise.
+"""The corrections plugin_utils/mitogen_strategy.py makes to Mitogen, held to what they promise.
 
 Each would be lost silently if Mitogen's or Ansible's internals moved (their versions are pinned;
 these tests are what tells a maintainer who upgrades them): no CPU pinning, the installed
@@ -10,6 +10,7 @@ the workers fork, and a template text compiled once per run with the same result
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import ansible.collections.list
@@ -20,17 +21,24 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.template import Templar, trust_as_template
 
+from ansible_collections.ereje.compliance.plugins.plugin_utils import mitogen_strategy
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def plugin():
-    spec = importlib.util.spec_from_file_location(
-        "ereje_mitogen_linear", ROOT / "strategy_plugins" / "mitogen_linear.py"
-    )
+    return mitogen_strategy
+
+
+@pytest.mark.parametrize("name", ["mitogen_linear", "mitogen_free"])
+def test_both_strategies_make_the_corrections_before_the_workers_fork(name):
+    spec = importlib.util.spec_from_file_location(f"ereje_{name}", ROOT / "strategy_plugins" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    assert module.before_workers_fork is mitogen_strategy.before_workers_fork
+    assert module.local_play is mitogen_strategy.local_play
+    assert "before_workers_fork(self, iterator)" in inspect.getsource(module.StrategyModule.run)
 
 
 class _Invocation:
