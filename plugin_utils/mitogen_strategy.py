@@ -53,12 +53,13 @@ import functools
 import ansible.collections.list
 import ansible_mitogen.affinity
 import ansible_mitogen.planner
+from ansible import constants as C
 from ansible._internal._templating import _jinja_bits
 from ansible.plugins.loader import filter_loader, test_loader
 from ansible.template import Templar
 from ansible_mitogen import transport_config
 
-__all__ = ["before_workers_fork", "local_play"]
+__all__ = ["corrected"]
 
 
 # No CPU pinning: the base policy class does nothing (see the module's docstring).
@@ -120,6 +121,22 @@ def _compile_once(self, source, name=None, filename=None, raw=False, defer_init=
 if not getattr(_jinja_bits.AnsibleEnvironment, "_ereje_compile_once", False):
     _jinja_bits.AnsibleEnvironment.compile = _compile_once
     _jinja_bits.AnsibleEnvironment._ereje_compile_once = True
+
+
+def corrected(mitogen_strategy, ansible_strategy):
+    """Mitogen's strategy class with the corrections of this module: Ansible's own strategy runs
+    plays on this machine itself, and every play when Mitogen is not the configured strategy
+    (ANSIBLE_STRATEGY=linear rules it out)."""
+
+    class StrategyModule(mitogen_strategy):
+        def run(self, iterator, play_context, result=0):
+            before_workers_fork(self, iterator)
+            if local_play(iterator) or not C.DEFAULT_STRATEGY.startswith("mitogen"):
+                # Ansible's own run, without Mitogen's connection and action wrappers.
+                return ansible_strategy.run(self, iterator, play_context)
+            return super().run(iterator, play_context)
+
+    return StrategyModule
 
 
 def before_workers_fork(strategy, iterator):

@@ -10,7 +10,6 @@ the workers fork, and a template text compiled once per run with the same result
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from pathlib import Path
 
 import ansible.collections.list
@@ -19,7 +18,11 @@ import ansible_mitogen.planner
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import filter_loader, test_loader
+from ansible.plugins.strategy.free import StrategyModule as AnsibleFree
+from ansible.plugins.strategy.linear import StrategyModule as AnsibleLinear
 from ansible.template import Templar, trust_as_template
+from ansible_mitogen.plugins.strategy.mitogen_free import StrategyModule as MitogenFree
+from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule as MitogenLinear
 
 from ansible_collections.ereje.compliance.plugins.plugin_utils import mitogen_strategy
 
@@ -31,14 +34,33 @@ def plugin():
     return mitogen_strategy
 
 
-@pytest.mark.parametrize("name", ["mitogen_linear", "mitogen_free"])
-def test_both_strategies_make_the_corrections_before_the_workers_fork(name):
+@pytest.mark.parametrize(
+    ("name", "mitogen", "ansible"),
+    [("mitogen_linear", MitogenLinear, AnsibleLinear), ("mitogen_free", MitogenFree, AnsibleFree)],
+)
+def test_both_strategies_make_the_corrections_before_the_workers_fork(name, mitogen, ansible, monkeypatch):
     spec = importlib.util.spec_from_file_location(f"ereje_{name}", ROOT / "strategy_plugins" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.before_workers_fork is mitogen_strategy.before_workers_fork
-    assert module.local_play is mitogen_strategy.local_play
-    assert "before_workers_fork(self, iterator)" in inspect.getsource(module.StrategyModule.run)
+    assert issubclass(module.StrategyModule, mitogen)
+    calls = []
+    monkeypatch.setattr(mitogen_strategy, "before_workers_fork", lambda *args: calls.append("fork"))
+    monkeypatch.setattr(ansible, "run", lambda *args: calls.append("ansible") or 0)
+    monkeypatch.setattr(mitogen, "run", lambda *args: calls.append("mitogen") or 0)
+    strategy = object.__new__(module.StrategyModule)
+
+    class Iterator:
+        class _play:
+            connection = "local"
+
+    strategy.run(Iterator, None)
+    Iterator._play.connection = "ssh"
+    monkeypatch.setattr(mitogen_strategy.C, "DEFAULT_STRATEGY", "linear")
+    strategy.run(Iterator, None)
+    monkeypatch.setattr(mitogen_strategy.C, "DEFAULT_STRATEGY", name)
+    strategy.run(Iterator, None)
+    # The corrections always; Ansible's own run on the controller and when Mitogen is ruled out.
+    assert calls == ["fork", "ansible", "fork", "ansible", "fork", "mitogen"]
 
 
 class _Invocation:
