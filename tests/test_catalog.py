@@ -12,7 +12,6 @@ The build fails when:
 from __future__ import annotations
 
 import ast
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from ansible_collections.ereje.compliance.plugins.module_utils.controls import ControlIds
+from support.playbooks import when_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = yaml.safe_load((ROOT / "controls" / "catalog.yml").read_text(encoding="utf-8"))
@@ -255,7 +255,7 @@ def _groups_where_roles_run() -> dict[str, set[str]]:
             for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
                 if key in task:
                     # The Services play includes each role on the groups its `when` names.
-                    groups = re.findall(r"'(\w+)' in group_names", task.get("when", "")) or [play["hosts"]]
+                    groups = when_groups(task) or [play["hosts"]]
                     where[task[key]["name"]].update(groups)
     return where
 

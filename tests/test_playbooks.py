@@ -1,9 +1,10 @@
 """Structural rules the audit depends on."""
 
-import re
 from pathlib import Path
 
 import yaml
+
+from support.playbooks import when_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 # audit.yml sets ereje_audit=true: every play in check mode, a failure a finding. Otherwise the
@@ -29,11 +30,6 @@ def test_every_site_play_runs_in_check_mode_under_the_audit_and_honours_check():
     assert not missing, f"plays without {SWITCHES}: {missing}"
 
 
-def _when_groups(task: dict) -> list[str]:
-    """The groups a task's `when` names ("'mailboxes' in group_names or ...")."""
-    return re.findall(r"'(\w+)' in group_names", task["when"])
-
-
 def _site_roles() -> set[tuple[str, str, str]]:
     """(group, role, entry point) of every play of site.yml: roles:, import_role, and the Services
     play's include_role on the groups its `when` names."""
@@ -49,7 +45,7 @@ def _site_roles() -> set[tuple[str, str, str]]:
                 applied.add((play["hosts"], imported["name"], imported.get("tasks_from", "main")))
             included = task.get("ansible.builtin.include_role")
             if included:
-                for group in _when_groups(task):
+                for group in when_groups(task):
                     applied.add((group, included["name"], included.get("tasks_from", "main")))
     return applied
 
@@ -67,7 +63,7 @@ def test_the_services_play_includes_each_role_on_the_groups_it_serves_and_under_
         included = task["ansible.builtin.include_role"]
         assert task["tags"] == ["always"], task["name"]
         assert included["name"] in included["apply"]["tags"], task["name"]
-        named.update(_when_groups(task))
+        named.update(when_groups(task))
     assert set(play["hosts"].split(":")) == named
 
 
@@ -78,8 +74,8 @@ def _validate_roles() -> set[tuple[str, str, str]]:
         for task in play.get("tasks", []):
             included = task.get("ansible.builtin.include_role")
             if included:
-                group = re.fullmatch(r"'(\w+)' in group_names", task["when"])[1]
-                applied.add((group, included["name"], included.get("tasks_from", "main")))
+                for group in when_groups(task):
+                    applied.add((group, included["name"], included.get("tasks_from", "main")))
     return applied
 
 
