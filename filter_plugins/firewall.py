@@ -145,8 +145,23 @@ def health_ports(rules: object) -> list[dict]:
     return ports
 
 
+def on_demand_ports(rules: object) -> list[dict]:
+    """The declared ports opened on demand (``probe: false``): no answer is expected on them (the
+    health check skips them), but they are declared, so the exposure scan (ATU-8.5-a) may find them
+    open."""
+    return [
+        {"name": rule["name"], "port": rule["port"], "proto": rule["proto"]}
+        for rule in _checked_rules(rules)
+        if not rule["probe"]
+    ]
+
+
 class FilterModule:
     """Ereje firewall filters."""
 
     def filters(self):
-        return {"nft_accept_rules": nft_accept_rules, "health_ports": health_ports}
+        return {
+            "nft_accept_rules": nft_accept_rules,
+            "health_ports": health_ports,
+            "on_demand_ports": on_demand_ports,
+        }

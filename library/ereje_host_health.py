@@ -98,6 +98,13 @@ ports:
   type: list
   elements: dict
   returned: always
+on_demand:
+  description:
+    - Declared ports opened on demand (C(probe) false, such as Samba's dynamic RPC range), each
+      C(service), C(name), C(port), C(proto) and C(probe) false; never probed.
+  type: list
+  elements: dict
+  returned: always
 """
 
 import fnmatch
@@ -204,12 +211,15 @@ def parse_declarations(files: dict[str, str]) -> tuple[list[dict], list[str]]:
         try:
             data = json.loads(text)
             service = str(data["service"])
-            for entry in data["ports"]:
+            # "on_demand": opened but not expected to answer (Samba's RPC range); kept, marked.
+            entries = [(e, True) for e in data["ports"]] + [(e, False) for e in data.get("on_demand", [])]
+            for entry, probe in entries:
                 port, proto = int(entry["port"]), str(entry.get("proto", "tcp"))
                 if proto not in ("tcp", "udp") or not 1 <= port <= 65535:
                     raise ValueError(f"{proto}/{port}")
                 declared.append(
                     {"service": service, "name": str(entry["name"]), "port": port, "proto": proto}
+                    | ({} if probe else {"probe": False})
                 )
         except (ValueError, KeyError, TypeError) as error:
             problems.append(
@@ -305,8 +315,11 @@ def read_status(module: AnsibleModule) -> dict:
             path = Path("/proc/net") / table
             if path.exists():
                 bound[proto] += parse_proc_net(path.read_text(), state)
-    ports = []
+    ports, on_demand = [], []
     for port in declared:
+        if port.get("probe") is False:
+            on_demand.append(port)
+            continue
         listening = sorted({addr for addr, number in bound[port["proto"]] if number == port["port"]})
         answers = None
         if port["proto"] == "tcp" and listening:
@@ -319,6 +332,7 @@ def read_status(module: AnsibleModule) -> dict:
         "failed_units": failed_units,
         "filesystems": filesystems,
         "ports": ports,
+        "on_demand": on_demand,
         "declaration_problems": declaration_problems,
     }
 
@@ -353,6 +367,7 @@ def main() -> None:
         failed_units=status["failed_units"],
         filesystems=status["filesystems"],
         ports=status["ports"],
+        on_demand=status["on_demand"],
     )
 
 

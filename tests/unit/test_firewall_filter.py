@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from firewall import health_ports, nft_accept_rules
+from firewall import health_ports, nft_accept_rules, on_demand_ports
 
 
 def test_port_open_to_everyone():
@@ -97,6 +97,8 @@ def test_probe_false_opens_the_port_but_is_not_checked_for_an_answer():
         {"name": "dns", "port": 53, "proto": "udp"},
         {"name": "smtp", "port": 25, "proto": "tcp"},
     ]
+    # ATU-8.5-a: still declared, so a scan that finds them open finds nothing wrong.
+    assert on_demand_ports(rules) == [{"name": "rpc-dynamic", "port": 49152, "proto": "tcp"}]
 
 
 def test_health_ports_refuse_what_the_firewall_refuses():

@@ -128,6 +128,23 @@ def test_declarations_of_every_service():
     ]
 
 
+def test_ports_opened_on_demand_are_declared_but_marked_not_to_probe():
+    """Samba's RPC range: declared (the exposure scan may find it open), never probed (ATU-8.4-d)."""
+    text = json.dumps(
+        {
+            "service": "samba_dc",
+            "ports": [{"name": "ldap", "port": 389, "proto": "tcp"}],
+            "on_demand": [{"name": "rpc-dynamic", "port": 49152, "proto": "tcp"}],
+        }
+    )
+    ports, problems = health.parse_declarations({"samba_dc.json": text})
+    assert problems == []
+    assert ports == [
+        {"service": "samba_dc", "name": "ldap", "port": 389, "proto": "tcp"},
+        {"service": "samba_dc", "name": "rpc-dynamic", "port": 49152, "proto": "tcp", "probe": False},
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [

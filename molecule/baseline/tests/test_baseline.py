@@ -663,6 +663,47 @@ def test_undeclared_sudo_rule_fails_the_review_until_a_person_decides(node):
         node.run_test(f"rm -f {rule}; userdel intruder")
 
 
+# ---- ATU-8.5-a: what another host finds open --------------------------------------------
+
+
+def exposure(*extra: str) -> tuple[int, str]:
+    """Run the exposure scan (site.yml's last play) of the node, from the collector: return code and
+    output, its blanks collapsed."""
+    result, _ = molecule.run_playbook("exposure.yml", "-v", "--limit", NODE, *extra)
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, node_ip):
+    """ATU-8.5-a: a rule added by hand to the running firewall (its file unchanged, so the firewall
+    control, which reads the file, sees nothing) opens a port nobody declared. The collector then
+    reaches the service behind it; the scan from the collector in check mode, as the audit runs it,
+    fails naming the port; a converge loads the ruleset again from its file and scans again, and the
+    collector is refused; the scan then passes and names what it found open and who declared it.
+    """
+    listen(node, 8081)
+    listen(node, 8080)  # declared in the inventory (baseline_firewall_allow): open and fine
+    node.run_test("nft insert rule inet ereje_filter input tcp dport 8081 accept")
+    try:
+        assert collector.run(f"nc -z -w 3 {node_ip} 8081").rc == 0
+        rc, output = exposure("--check")
+        assert rc != 0, output[-3000:]
+        assert f"8081/tcp of {node_ip} is open to " in output and "no role declares it" in output, output[
+            -3000:
+        ]
+
+        rc, output = exposure()
+        assert rc == 0, output[-3000:]
+        assert collector.run(f"nc -z -w 3 {node_ip} 8081").rc != 0
+
+        rc, output = exposure("--check")
+        assert rc == 0, output[-3000:]
+        assert f"to {node_ip}: open 22/tcp (baseline ssh), 8080/tcp (inventory test-http)" in output, output[
+            -3000:
+        ]
+    finally:
+        node.run_test("systemctl reload nftables")
+
+
 # ---- the whole role ---------------------------------------------------------------------------
 
 

@@ -1,0 +1,117 @@
+"""Open ports seen from another host against the declared ones (ereje_exposure_scan)."""
+
+from __future__ import annotations
+
+import json
+
+import ereje_exposure_scan as m
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+
+def port(number: int, service: str) -> str:
+    """One open port as nmap -oX reports it."""
+    return (
+        f'<port protocol="tcp" portid="{number}"><state state="open" reason="syn-ack" reason_ttl="0"/>'
+        f'<service name="{service}" method="table" conf="3"/></port>'
+    )
+
+
+# nmap 7.93 -Pn -n -sT -oX - (abridged): two declared ports and one opened by hand.
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<nmaprun scanner="nmap" args="nmap -Pn -n -sT -T4 --max-retries 2 -p 1-10000 -oX - 10.89.0.4" version="7.93">
+<host starttime="1796530000" endtime="1796530004"><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="10.89.0.4" addrtype="ipv4"/>
+<ports><extraports state="filtered" count="9997">
+<extrareasons reason="no-response" count="9997" proto="tcp" ports="1-21,23-24,26-8080,8082-10000"/>
+</extraports>
+"""
+TAIL = '</ports></host><runstats><hosts up="1" down="0" total="1"/></runstats></nmaprun>\n'
+REPORT = HEAD + port(22, "ssh") + port(25, "smtp") + port(8081, "blackice-icecap") + TAIL
+NOTHING_OPEN = HEAD + TAIL
+DECLARED = [
+    {"service": "baseline", "name": "ssh", "port": 22, "proto": "tcp"},
+    {"service": "mail_gateway", "name": "smtp", "port": 25, "proto": "tcp"},
+    {"service": "samba_dc", "name": "dns", "port": 53, "proto": "udp"},
+]
+
+
+def test_the_report_gives_the_open_tcp_ports_and_nmaps_guess():
+    reached, found = m.parse_nmap(REPORT)
+    assert reached is True
+    assert found == [
+        {"port": 22, "service": "ssh"},
+        {"port": 25, "service": "smtp"},
+        {"port": 8081, "service": "blackice-icecap"},
+    ]
+
+
+def test_declared_tcp_ports_outside_the_range_are_scanned_too_and_udp_is_not():
+    assert m.port_spec("1-1024", [*DECLARED, {"port": 50000, "proto": "tcp"}]) == "1-1024,22,25,50000"
+    assert m.port_spec("1-1024", [{"port": 53, "proto": "udp"}]) == "1-1024"
+
+
+def test_an_open_port_nobody_declared_is_a_problem_naming_it():
+    _, found = m.parse_nmap(REPORT)
+    problems, judged = m.judge(found, DECLARED, "10.89.0.4", "backup")
+    assert problems == [
+        "8081/tcp of 10.89.0.4 is open to backup (nmap: blackice-icecap) but no role declares it: close it, "
+        "or declare it (a role's firewall_open, or baseline_firewall_allow)"
+    ]
+    assert [p["declared_by"] for p in judged] == ["baseline ssh", "mail_gateway smtp", None]
+
+
+def test_a_udp_declaration_does_not_declare_the_tcp_port():
+    problems, _ = m.judge([{"port": 53, "service": "domain"}], DECLARED, "10.89.0.2", "backup")
+    assert len(problems) == 1 and problems[0].startswith("53/tcp of 10.89.0.2")
+
+
+def test_the_evidence_names_every_open_port_with_its_owner_and_what_was_scanned():
+    _, judged = m.judge(m.parse_nmap(REPORT)[1][:2], DECLARED, "10.89.0.4", "backup")
+    assert m.evidence(judged, "10.89.0.4", "backup", "1-10000") == (
+        "from backup to 10.89.0.4: open 22/tcp (baseline ssh), 25/tcp (mail_gateway smtp); "
+        "scanned TCP 1-10000"
+    )
+
+
+def run_module(capsys, monkeypatch, report: str | None, args: dict) -> dict:
+    """main() with nmap answering ``report`` (None: nmap is not installed)."""
+    calls = []
+
+    def run_command(self, argv, environ_update=None, **_):
+        calls.append(argv)
+        return 0, report, ""
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **k: report and "/usr/bin/nmap")
+    monkeypatch.setattr(m.platform, "node", lambda: "backup")
+    with patch_module_args(args), pytest.raises(SystemExit):
+        m.main()
+    result = json.loads(capsys.readouterr().out)
+    result["calls"] = calls
+    return result
+
+
+def test_the_module_fails_on_the_undeclared_port_and_scans_the_declared_ones(capsys, monkeypatch):
+    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": DECLARED})
+    assert result["failed"] is True and "8081/tcp" in result["msg"]
+    assert result["calls"][0][-5:] == ["-p", "1-10000,22,25", "-oX", "-", "10.89.0.4"]
+    assert "--min-rate" in result["calls"][0]
+
+
+def test_the_module_passes_with_evidence_when_everything_open_is_declared(capsys, monkeypatch):
+    declared = [*DECLARED, {"service": "test", "name": "web", "port": 8081, "proto": "tcp"}]
+    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": declared})
+    assert "failed" not in result and result["ok"] is True
+    assert "8081/tcp (test web)" in result["msg"]
+
+
+def test_a_scan_that_saw_nothing_open_proves_nothing(capsys, monkeypatch):
+    result = run_module(capsys, monkeypatch, NOTHING_OPEN, {"target": "10.89.0.4", "declared": DECLARED})
+    assert result["failed"] is True and "the scan saw nothing" in result["msg"]
+
+
+def test_a_missing_nmap_is_a_problem_not_a_pass(capsys, monkeypatch):
+    result = run_module(capsys, monkeypatch, None, {"target": "10.89.0.4"})
+    assert result["failed"] is True and "nmap is missing on backup" in result["msg"]
