@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import ereje_exposure_scan as m
 import pytest
@@ -47,9 +48,39 @@ def test_the_report_gives_the_open_tcp_ports_and_nmaps_guess():
     ]
 
 
-def test_declared_tcp_ports_outside_the_range_are_scanned_too_and_udp_is_not():
-    assert m.port_spec("1-1024", [*DECLARED, {"port": 50000, "proto": "tcp"}]) == "1-1024,22,25,50000"
-    assert m.port_spec("1-1024", [{"port": 53, "proto": "udp"}]) == "1-1024"
+# nmap-services as Debian's nmap 7.93 ships it (abridged, in its own order): name, port/proto,
+# how often the port was found open.
+SERVICES = """# Fields in this file are: Service name, portnum/protocol, open-frequency, optional comments
+tcpmux\t1/tcp\t0.001995\t# TCP Port Service Multiplexer [rfc-1078]
+ssh\t22/tcp\t0.182286\t# Secure Shell Login
+domain\t53/udp\t0.213496\t# Domain Name Server
+http\t80/tcp\t0.484143\t# World Wide Web HTTP
+ms-wbt-server\t3389/tcp\t0.083904\t# Microsoft Remote Display Protocol
+blackice-icecap\t8081/tcp\t0.005809\t# ICEcap user console
+http-proxy\t8080/tcp\t0.006160
+"""
+
+
+def test_the_most_common_ports_are_read_from_nmaps_own_table_tcp_only():
+    assert m.top_tcp_ports(SERVICES, 3) == [80, 22, 3389]
+    assert m.top_tcp_ports(SERVICES, 100) == [80, 22, 3389, 8080, 8081, 1]
+    assert m.top_tcp_ports(SERVICES, 0) == []
+
+
+def test_declared_and_common_tcp_ports_outside_the_range_are_scanned_too_and_udp_is_not():
+    assert m.port_spec("1-1024", [*DECLARED, {"port": 50000, "proto": "tcp"}]) == ("1-1024,50000", 1025)
+    assert m.port_spec("1-1024", [{"port": 53, "proto": "udp"}]) == ("1-1024", 1024)
+    assert m.port_spec("1-100,443", DECLARED, [80, 8080, 3389]) == ("1-100,443,3389,8080", 103)
+    # nmap syntax other than numbers and ranges is passed on; the count is then unknown.
+    assert m.port_spec("T:1-100", DECLARED) == ("T:1-100,22,25", None)
+    # Neighbours are joined, so the list nmap gets (and the result shows) stays short.
+    assert m.port_spec("1-1024", [], [1025, 1026, 1027, 3389, 8080, 8081]) == ("1-1027,3389,8080-8081", 1030)
+
+
+def test_the_evidence_says_what_was_scanned_in_words():
+    words = "1,862 TCP ports (1-1024, nmap's 1000 most common, the declared ones)"
+    assert m.scope("1-1024", 1000, 1862) == words
+    assert m.scope("1-65535", 0, 65535) == "65,535 TCP ports (1-65535, the declared ones)"
 
 
 def test_an_open_port_nobody_declared_is_a_problem_naming_it():
@@ -69,15 +100,20 @@ def test_a_udp_declaration_does_not_declare_the_tcp_port():
 
 def test_the_evidence_names_every_open_port_with_its_owner_and_what_was_scanned():
     _, judged = m.judge(m.parse_nmap(REPORT)[1][:2], DECLARED, "10.89.0.4", "backup")
-    assert m.evidence(judged, "10.89.0.4", "backup", "1-10000") == (
+    assert m.evidence(judged, "10.89.0.4", "backup", "1,024 TCP ports (1-1024, the declared ones)") == (
         "from backup to 10.89.0.4: open 22/tcp (baseline ssh), 25/tcp (mail_gateway smtp); "
-        "scanned TCP 1-10000"
+        "scanned 1,024 TCP ports (1-1024, the declared ones)"
     )
 
 
-def run_module(capsys, monkeypatch, report: str | None, args: dict) -> dict:
-    """main() with nmap answering ``report`` (None: nmap is not installed)."""
+def run_module(capsys, monkeypatch, report: str | None, args: dict, tmp_path=None) -> dict:
+    """main() with nmap answering ``report`` (None: nmap is not installed) and its table of common
+    ports SERVICES (in ``tmp_path``; without it, a table that does not exist)."""
     calls = []
+    services = (tmp_path or pathlib.Path("/nonexistent")) / "nmap-services"
+    if tmp_path:
+        services.write_text(SERVICES)
+    monkeypatch.setattr(m, "NMAP_SERVICES", str(services))
 
     def run_command(self, argv, environ_update=None, **_):
         calls.append(argv)
@@ -93,22 +129,35 @@ def run_module(capsys, monkeypatch, report: str | None, args: dict) -> dict:
     return result
 
 
-def test_the_module_fails_on_the_undeclared_port_and_scans_the_declared_ones(capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": DECLARED})
+def test_the_module_fails_on_the_undeclared_port_and_scans_the_declared_and_common_ones(
+    capsys, monkeypatch, tmp_path
+):
+    args = {"target": "10.89.0.4", "declared": DECLARED, "ports": "1-20", "top_ports": 3}
+    result = run_module(capsys, monkeypatch, REPORT, args, tmp_path)
     assert result["failed"] is True and "8081/tcp" in result["msg"]
-    assert result["calls"][0][-5:] == ["-p", "1-10000,22,25", "-oX", "-", "10.89.0.4"]
+    assert result["calls"][0][-5:] == ["-p", "1-20,22,25,80,3389", "-oX", "-", "10.89.0.4"]
     assert "--min-rate" in result["calls"][0]
 
 
-def test_the_module_passes_with_evidence_when_everything_open_is_declared(capsys, monkeypatch):
+def test_an_unreadable_table_of_common_ports_stops_the_scan_with_a_way_out(capsys, monkeypatch):
+    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": DECLARED})
+    assert result["failed"] is True and "set top_ports to 0" in result["msg"], result["msg"]
+    assert result["calls"] == []
+    args = {"target": "10.89.0.4", "declared": DECLARED, "top_ports": 0}
+    assert run_module(capsys, monkeypatch, REPORT, args)["calls"][0][-4] == "1-1024"
+
+
+def test_the_module_passes_with_evidence_when_everything_open_is_declared(capsys, monkeypatch, tmp_path):
     declared = [*DECLARED, {"service": "test", "name": "web", "port": 8081, "proto": "tcp"}]
-    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": declared})
+    result = run_module(capsys, monkeypatch, REPORT, {"target": "10.89.0.4", "declared": declared}, tmp_path)
     assert "failed" not in result and result["ok"] is True
     assert "8081/tcp (test web)" in result["msg"]
+    assert result["msg"].endswith("scanned 1,027 TCP ports (1-1024, nmap's 6 most common, the declared ones)")
 
 
-def test_a_scan_that_saw_nothing_open_proves_nothing(capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, NOTHING_OPEN, {"target": "10.89.0.4", "declared": DECLARED})
+def test_a_scan_that_saw_nothing_open_proves_nothing(capsys, monkeypatch, tmp_path):
+    args = {"target": "10.89.0.4", "declared": DECLARED}
+    result = run_module(capsys, monkeypatch, NOTHING_OPEN, args, tmp_path)
     assert result["failed"] is True and "the scan saw nothing" in result["msg"]
 
 
