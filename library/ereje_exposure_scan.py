@@ -44,11 +44,11 @@ options:
     description:
       - How many of the TCP ports most often found open, by the frequencies in nmap's own
         C(nmap-services) file on the scanning host, are scanned besides O(ports) (the usual
-        alternative ports of web servers, databases and remote desktops: 8080, 8081, 3306, 5432,
-        3389 ...). 0 scans O(ports) and the declared ports only.
+        alternative ports of web servers, databases and remote desktops, such as 8080, 8081, 3306,
+        5432 and 3389). 0 scans O(ports) and the declared ports only.
       - Each scanned port costs time on the scanner, mostly for ports the firewall drops - 1-1024
         and the 1000 most common ports (about 1,900 ports) of six hosts at once took a few seconds on
-        the lab, 1-10000 took 26 s.
+        the lab, where 1-10000 took 26 s.
     type: int
     default: 1000
   min_rate:
