@@ -249,14 +249,13 @@ def main() -> None:
         scanned, count = port_spec(p["ports"], p["declared"], top)
     except (KeyError, TypeError, ValueError) as exc:
         module.fail_json(msg=f"declared ports must each have a numeric port: {exc}")
+
+    def unknown(problem: str) -> None:
+        """Nothing was seen: the exposure cannot be known, which is a problem, never a pass."""
+        exit_status(module, [problem], fail=p["fail_on_problem"], open=[], scanned=scanned)
+
     if not nmap:
-        exit_status(
-            module,
-            [f"nmap is missing on {scanner}: the exposure of {p['target']} cannot be known"],
-            fail=p["fail_on_problem"],
-            open=[],
-            scanned=scanned,
-        )
+        unknown(f"nmap is missing on {scanner}: the exposure of {p['target']} cannot be known")
     # -Pn: a host that drops pings is still scanned; -n: no DNS; --max-retries 2 so that a port
     # dropped by the firewall is not waited on for long, while a lost answer is asked again. nmap
     # reads the firewall's silent drops as congestion and slows down; --min-rate keeps a scan of
@@ -271,13 +270,7 @@ def main() -> None:
     except ET.ParseError as exc:
         module.fail_json(msg=f"nmap's report cannot be read: {exc}")
     if not reached:
-        exit_status(
-            module,
-            [f"{p['target']} did not answer {scanner}: its exposure cannot be known"],
-            fail=p["fail_on_problem"],
-            open=[],
-            scanned=scanned,
-        )
+        unknown(f"{p['target']} did not answer {scanner}: its exposure cannot be known")
     problems, judged = judge(open_ports, p["declared"], p["target"], scanner)
     if not judged:
         # With -Pn nmap calls every host up; a scan that found nothing open saw nothing at all (the
