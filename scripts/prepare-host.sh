@@ -54,6 +54,21 @@ if [ "$backend" != netavark ]; then
   die "podman still uses $backend: run 'podman system reset' (removes all containers) and try again"
 fi
 
+# Every systemd container watches directories with inotify, and all of them count against root's
+# limit of inotify instances (128 by default): the dev lab's seven containers beside two test
+# scenarios' ten used it up, and units in the containers failed ("Failed to enter waiting state:
+# Too many open files"), which the health check rightly reports.
+sysctl_conf=/etc/sysctl.d/60-ereje-lab.conf
+sysctl_want='# Managed by ereje scripts/prepare-host.sh: systemd containers each use inotify instances.
+fs.inotify.max_user_instances = 1024'
+if [ "$(cat "$sysctl_conf" 2>/dev/null)" != "$sysctl_want" ]; then
+  log "writing $sysctl_conf"
+  printf '%s\n' "$sysctl_want" > "$sysctl_conf"
+fi
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 1024 ]; then
+  sysctl -q -p "$sysctl_conf"
+fi
+
 # Every runtime prerequisite, checked by what the lab really uses (not by package state): a
 # missing one is named with the package that brings it, before minutes go into the image.
 "$here/check-host.sh"

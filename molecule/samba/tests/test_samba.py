@@ -515,9 +515,13 @@ def test_broken_replication_fails_the_second_dc_in_check_mode(dc2, dc1_ip):
     # its tasks read is set under the same tag: tests/test_control_tags.py); dc2 learns the
     # primary's address from dc1's facts, which the scenario's fact cache keeps from the converge.
     check = ("converge.yml", "--check", "--limit", DC2, "--tags", "ATU-7.2-a")
+    # TCP to dc1 is answered with a reset, so the pull fails at once (refused). A plain reject
+    # (ICMP) made Samba's replication service retry until samba-tool gave up after 60 s; the
+    # failure it records is the same kind of evidence (the link, the failures in a row).
     dc2.check_output(
         "nft add table inet ereje_break && "
         "nft add chain inet ereje_break out '{ type filter hook output priority 0; }' && "
+        f"nft add rule inet ereje_break out ip daddr {dc1_ip} meta l4proto tcp reject with tcp reset && "
         f"nft add rule inet ereje_break out ip daddr {dc1_ip} reject"
     )
     try:
