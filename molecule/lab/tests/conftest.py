@@ -19,6 +19,8 @@ INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 PREFIX = "ereje-mol-lab"
 DOMAIN = "ereje.test"
 LAB_HOSTS = {"dc1", "dc2", "mail", "mailbox", "web", "backup", "ws1"}
+# Every Debian host but the backup server backs up (inventories/lab/group_vars/linux/backup.yml).
+BACKUP_CLIENTS = LAB_HOSTS - {"backup"}
 
 
 def container(name: str) -> str:
@@ -37,6 +39,15 @@ def secret(relative: str) -> str:
 
 def lab_vars() -> list[str]:
     return ["-e", f"lab_prefix={PREFIX}", "-e", f"lab_secrets_dir={molecule.ephemeral_dir() / 'secrets'}"]
+
+
+def group_var(group: str, name: str):
+    """A variable as the lab inventory's group_vars/<group>/ sets it (the YAML, not templated)."""
+    for path in sorted((INVENTORY.parent / "group_vars" / group).glob("*.yml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        if name in data:
+            return data[name]
+    raise KeyError(f"{name} is not set in group_vars/{group}")
 
 
 def run_lab_playbook(playbook: str, *args: str):

@@ -13,10 +13,12 @@ import shlex
 import uuid
 
 from conftest import (
+    BACKUP_CLIENTS,
     DOMAIN,
     LAB_HOSTS,
     container,
     delivered,
+    group_var,
     lab_host,
     run_lab_playbook,
     secret,
@@ -135,13 +137,105 @@ def test_web_backup_is_on_the_backup_server_and_restores_the_site_after_loss():
     assert probe.rc == 0, web.run("journalctl -u ereje-web-probe.service -n 10 --no-pager").stdout
 
 
-def test_restore_drill_of_the_web_host_passes():
-    """ATU-8.4-c: the restore drill (latest archive extracted and compared, dumps loaded) passes."""
+def test_restore_drill_of_every_backup_client_passes():
+    """ATU-8.4-c: the restore drill of every backup client (latest archive extracted and compared
+    with its manifest, dumps loaded, the roles' declared checks run on what came back) passes; on
+    the domain controllers the restored directory holds every declared user and group."""
     result, recap = run_lab_playbook("backup_restore_drill.yml")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    assert recap.get("web", {}).get("failed") == 0
-    drill = json.loads(lab_host("web").file("/var/lib/ereje-backup/drill.json").content_string)
-    assert drill["result"] == "passed", drill
+    for name in sorted(BACKUP_CLIENTS):
+        assert recap.get(name, {}).get("failed") == 0, (name, recap.get(name))
+        drill = json.loads(lab_host(name).file("/var/lib/ereje-backup/drill.json").content_string)
+        assert drill["result"] == "passed", drill
+        assert drill["files_checked"] > 0, drill
+    for name in ("dc1", "dc2"):
+        drill = json.loads(lab_host(name).file("/var/lib/ereje-backup/drill.json").content_string)
+        users, groups = (group_var("domain_controllers", f"samba_dc_{kind}") for kind in ("users", "groups"))
+        declared = len(users) + len(groups)
+        assert f"declared present: {declared} of {declared}" in " ".join(drill["checks"]["samba_dc"]), drill
+
+
+def newest_archive(host: str) -> tuple[str, list[str]]:
+    """The newest archive of ``host`` on the backup server and the paths it holds, read there
+    with the passphrase the server keeps for its retention (lab: backup_server_passphrases_on_server)."""
+    borg = (
+        f"BORG_REPO=/srv/borg/repos/{host} BORG_PASSPHRASE_FD=3 runuser -u borg -- borg list --short "
+        f"3</etc/ereje-backup/repos.d/{host}.pass"
+    )
+    server = lab_host("backup")
+    archives = server.check_output(borg).split()
+    assert archives, f"no archive of {host} on the backup server"
+    listing = server.check_output(borg.replace("--short", f"--short ::{archives[-1]}"))
+    return archives[-1], listing.splitlines()
+
+
+def test_every_server_is_backed_up_with_what_its_roles_declare():
+    """ATU-5.14-a: every Debian host but the backup server has its archives on the backup server,
+    holding its configuration and what its roles declared: the directory's offline copy on both
+    domain controllers, the quarantine and DKIM keys on the mail gateway, the mailboxes.
+
+    Each declaration is shown to bite: a declared command that fails and a declared path that is
+    gone fail the backup with a message naming them; an account declared but missing from the
+    restored directory fails the drill.
+    """
+    declared = {
+        "dc1": "var/backups/ereje/samba_dc/samba-backup-",
+        "dc2": "var/backups/ereje/samba_dc/samba-backup-",
+        "mail": "var/lib/amavis/dkim/",
+        "mailbox": f"var/mail/vhosts/{DOMAIN}/",
+        "web": "srv/www/",
+        "ws1": "etc/ssh/sshd_config",
+    }
+    assert set(declared) == BACKUP_CLIENTS
+    for name, prefix in declared.items():
+        archive, paths = newest_archive(name)
+        assert any(p.startswith(prefix) for p in paths), f"{name}: nothing under {prefix} in {archive}"
+        assert "etc/hostname" in paths, f"{name}: /etc not in {archive}"
+
+    def backup_fails(host, why: str) -> None:
+        node = lab_host(host)
+        done = node.run("systemctl start ereje-backup.service")
+        journal = node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout
+        assert done.rc != 0 and why in journal, journal[-3000:]
+
+    def backup_passes(host) -> None:
+        # Put right, the next backup succeeds (and the unit is no longer failed for the health check).
+        node = lab_host(host)
+        done = node.run("systemctl start ereje-backup.service")
+        assert done.rc == 0, node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout[-3000:]
+
+    # A command a role declared fails: no archive is made, and the journal says whose and why.
+    dc2 = lab_host("dc2")
+    before = newest_archive("dc2")[0]
+    dc2.run_test("chmod 0644 /usr/bin/samba-tool")
+    try:
+        backup_fails("dc2", "samba_dc's command samba-tool")
+    finally:
+        dc2.run_test("chmod 0755 /usr/bin/samba-tool")
+    assert newest_archive("dc2")[0] == before
+    backup_passes("dc2")
+    # A declared path is gone: the backup stops rather than leave the quarantine out from now on.
+    mail = lab_host("mail")
+    mail.run_test("mv /var/lib/amavis/virusmails /var/lib/amavis/virusmails.away")
+    try:
+        backup_fails("mail", "declared paths do not exist: /var/lib/amavis/virusmails")
+    finally:
+        mail.run_test("mv /var/lib/amavis/virusmails.away /var/lib/amavis/virusmails")
+    backup_passes("mail")
+    # An account declared but absent from the directory the archive gives back fails the drill.
+    dc1 = lab_host("dc1")
+    config = "/etc/ereje-backup/client.json"
+    dc1.run_test(f"cp -p {config} {config}.saved")
+    try:
+        # Before every name in the directory check, one that no account of the domain has.
+        dc1.run_test(f'sed -i \'s|"{{restored}}",|"{{restored}}", "ghost-of-the-drill",|\' {config}')
+        assert "ghost-of-the-drill" in dc1.file(config).content_string
+        drill = dc1.run("/usr/local/sbin/ereje-backup drill")
+        said = drill.stdout
+        assert drill.rc != 0 and "missing from the directory backup: ghost-of-the-drill" in said, said
+    finally:
+        dc1.run_test(f"mv {config}.saved {config}")
+    assert dc1.run("/usr/local/sbin/ereje-backup drill").rc == 0
 
 
 # ---- Security events (ATU-5.18-a) -------------------------------------------------------------
