@@ -178,10 +178,11 @@ def repair_jobs() -> dict[str, dict[str, set[str]]]:
     """
     broken = broken_controls()
     jobs = {"workstation": {NODE: broken.pop(NODE)}, "servers": broken}
-    for replica, changes in replica_breaks().items():
+    for source, changes in catalog_breaks().items():
         for change in changes.values():
-            source = next(host for host, controls in catalog_breaks().items() if change in controls.values())
-            assert (source in jobs["servers"]) == (replica in jobs["servers"]), (source, replica)
+            if "replica" in change:
+                replica = change["replica"]["host"]
+                assert (source in jobs["servers"]) == (replica in jobs["servers"]), (source, replica)
     return jobs
 
 
