@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import (
     BACKUP_CLIENTS,
@@ -169,6 +170,63 @@ def newest_archive(host: str) -> tuple[str, list[str]]:
     return archives[-1], listing.splitlines()
 
 
+# The breaks of test_every_server_is_backed_up_with_what_its_roles_declare, one host each.
+
+
+def backup_fails(host, why: str) -> None:
+    node = lab_host(host)
+    done = node.run("systemctl start ereje-backup.service")
+    journal = node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout
+    assert done.rc != 0 and why in journal, journal[-3000:]
+
+
+def backup_passes(host) -> None:
+    # Put right, the next backup succeeds (and the unit is no longer failed for the health check).
+    node = lab_host(host)
+    done = node.run("systemctl start ereje-backup.service")
+    assert done.rc == 0, node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout[-3000:]
+
+
+def a_declared_command_fails(before: str) -> None:
+    # A command a role declared fails: no archive is made, and the journal says whose and why.
+    dc2 = lab_host("dc2")
+    dc2.run_test("chmod 0644 /usr/bin/samba-tool")
+    try:
+        backup_fails("dc2", "samba_dc's command samba-tool")
+    finally:
+        dc2.run_test("chmod 0755 /usr/bin/samba-tool")
+    assert newest_archive("dc2")[0] == before, "a failed backup makes no archive"
+    backup_passes("dc2")
+
+
+def a_declared_path_is_gone() -> None:
+    # A declared path is gone: the backup stops rather than leave the quarantine out from now on.
+    mail = lab_host("mail")
+    mail.run_test("mv /var/lib/amavis/virusmails /var/lib/amavis/virusmails.away")
+    try:
+        backup_fails("mail", "declared paths do not exist: /var/lib/amavis/virusmails")
+    finally:
+        mail.run_test("mv /var/lib/amavis/virusmails.away /var/lib/amavis/virusmails")
+    backup_passes("mail")
+
+
+def a_declared_account_is_missing() -> None:
+    # An account declared but absent from the directory the archive gives back fails the drill.
+    dc1 = lab_host("dc1")
+    config = "/etc/ereje-backup/client.json"
+    dc1.run_test(f"cp -p {config} {config}.saved")
+    try:
+        # Before every name in the directory check, one that no account of the domain has.
+        dc1.run_test(f'sed -i \'s|"{{restored}}",|"{{restored}}", "ghost-of-the-drill",|\' {config}')
+        assert "ghost-of-the-drill" in dc1.file(config).content_string
+        drill = dc1.run("/usr/local/sbin/ereje-backup drill")
+        said = drill.stdout
+        assert drill.rc != 0 and "missing from the directory backup: ghost-of-the-drill" in said, said
+    finally:
+        dc1.run_test(f"mv {config}.saved {config}")
+    assert dc1.run("/usr/local/sbin/ereje-backup drill").rc == 0
+
+
 def test_every_server_is_backed_up_with_what_its_roles_declare():
     """ATU-5.14-a: every Debian host but the backup server has its archives on the backup server,
     holding its configuration and what its roles declared: the directory's offline copy on both
@@ -188,55 +246,23 @@ def test_every_server_is_backed_up_with_what_its_roles_declare():
         "ws1": "etc/ssh/sshd_config",
     }
     assert set(declared) == BACKUP_CLIENTS
+    # The hosts are independent (a repository each on the server): they are read, broken and put
+    # right at the same time, each host's steps in order.
+    with ThreadPoolExecutor(max_workers=len(declared)) as pool:
+        newest = dict(zip(declared, pool.map(newest_archive, declared), strict=True))
     for name, prefix in declared.items():
-        archive, paths = newest_archive(name)
+        archive, paths = newest[name]
         assert any(p.startswith(prefix) for p in paths), f"{name}: nothing under {prefix} in {archive}"
         assert "etc/hostname" in paths, f"{name}: /etc not in {archive}"
 
-    def backup_fails(host, why: str) -> None:
-        node = lab_host(host)
-        done = node.run("systemctl start ereje-backup.service")
-        journal = node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout
-        assert done.rc != 0 and why in journal, journal[-3000:]
-
-    def backup_passes(host) -> None:
-        # Put right, the next backup succeeds (and the unit is no longer failed for the health check).
-        node = lab_host(host)
-        done = node.run("systemctl start ereje-backup.service")
-        assert done.rc == 0, node.run("journalctl -u ereje-backup.service -n 30 --no-pager").stdout[-3000:]
-
-    # A command a role declared fails: no archive is made, and the journal says whose and why.
-    dc2 = lab_host("dc2")
-    before = newest_archive("dc2")[0]
-    dc2.run_test("chmod 0644 /usr/bin/samba-tool")
-    try:
-        backup_fails("dc2", "samba_dc's command samba-tool")
-    finally:
-        dc2.run_test("chmod 0755 /usr/bin/samba-tool")
-    assert newest_archive("dc2")[0] == before
-    backup_passes("dc2")
-    # A declared path is gone: the backup stops rather than leave the quarantine out from now on.
-    mail = lab_host("mail")
-    mail.run_test("mv /var/lib/amavis/virusmails /var/lib/amavis/virusmails.away")
-    try:
-        backup_fails("mail", "declared paths do not exist: /var/lib/amavis/virusmails")
-    finally:
-        mail.run_test("mv /var/lib/amavis/virusmails.away /var/lib/amavis/virusmails")
-    backup_passes("mail")
-    # An account declared but absent from the directory the archive gives back fails the drill.
-    dc1 = lab_host("dc1")
-    config = "/etc/ereje-backup/client.json"
-    dc1.run_test(f"cp -p {config} {config}.saved")
-    try:
-        # Before every name in the directory check, one that no account of the domain has.
-        dc1.run_test(f'sed -i \'s|"{{restored}}",|"{{restored}}", "ghost-of-the-drill",|\' {config}')
-        assert "ghost-of-the-drill" in dc1.file(config).content_string
-        drill = dc1.run("/usr/local/sbin/ereje-backup drill")
-        said = drill.stdout
-        assert drill.rc != 0 and "missing from the directory backup: ghost-of-the-drill" in said, said
-    finally:
-        dc1.run_test(f"mv {config}.saved {config}")
-    assert dc1.run("/usr/local/sbin/ereje-backup drill").rc == 0
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        running = [
+            pool.submit(a_declared_command_fails, newest["dc2"][0]),
+            pool.submit(a_declared_path_is_gone),
+            pool.submit(a_declared_account_is_missing),
+        ]
+    for case in running:
+        case.result()  # re-raises the case's assertion, if it failed
 
 
 # ---- Security events (ATU-5.18-a) -------------------------------------------------------------
