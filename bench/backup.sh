@@ -27,8 +27,8 @@ on_web() { podman exec "$WEB" bash -c "$1"; }
 on_server() { podman exec "$SERVER" bash -c "$1"; }
 
 cleanup() {
-  on_web 'rm -rf /var/tmp/bench-site /var/tmp/bench-restore /root/.bench_key /root/.bench_key.pub' || true
-  on_server "rm -rf /srv/borg/repos/bench; sed -i '/ereje-bench\$/d' /srv/borg/.ssh/authorized_keys" || true
+  on_web 'rm -rf /var/tmp/bench-site /var/tmp/bench-restore /var/tmp/bench-dump /var/tmp/bench-state /var/tmp/bench-client.json /root/.bench_key /root/.bench_key.pub' || true
+  on_server "rm -rf /srv/borg/repos/bench; sed -i '/ereje-bench\$/d' /etc/ssh/ereje-backup-authorized_keys" || true
 }
 trap cleanup EXIT
 cleanup
@@ -60,7 +60,7 @@ mb=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
 
 on_web 'ssh-keygen -q -t ed25519 -N "" -C ereje-bench -f /root/.bench_key'
 pub=$(on_web 'cat /root/.bench_key.pub')
-on_server "echo 'command=\"/usr/local/sbin/ereje-borg-serve /srv/borg/repos/bench\",restrict $pub' >> /srv/borg/.ssh/authorized_keys"
+on_server "echo 'command=\"/usr/local/sbin/ereje-borg-serve /srv/borg/repos/bench\",restrict $pub' >> /etc/ssh/ereje-backup-authorized_keys"
 
 borg_env="export BORG_REPO=ssh://borg@$SERVER/srv/borg/repos/bench BORG_PASSPHRASE=bench-only \
 BORG_RSH='ssh -i /root/.bench_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'"
@@ -73,12 +73,22 @@ restore=$(timed 'mkdir -p /var/tmp/bench-restore && cd /var/tmp/bench-restore &&
 on_web 'cd /var/tmp/bench-site && find . -type f | sort | xargs sha256sum > /tmp/a && cd /var/tmp/bench-restore/var/tmp/bench-site && find . -type f | sort | xargs sha256sum > /tmp/b && cmp -s /tmp/a /tmp/b && rm /tmp/a /tmp/b' \
   || { echo "restored copy differs from the site" >&2; exit 1; }
 
-python3 - "$mb" "$first" "$incr" "$restore" <<'PY'
+# The role's own step before every backup (ereje-backup prepare, the borgmatic hook): the manifest
+# of every file's hash, which the drill compares the archive with. The first reads every file; the
+# next, on the unchanged site, reuses the hashes of files whose size, times and inode are the same.
+on_web "printf '%s' '{\"paths\": [\"/var/tmp/bench-site\"], \"databases\": [], \"sets\": [], \"dump_dir\": \"/var/tmp/bench-dump\", \"state_dir\": \"/var/tmp/bench-state\"}' > /var/tmp/bench-client.json"
+manifest_first=$(timed '/usr/local/sbin/ereje-backup --config /var/tmp/bench-client.json prepare')
+manifest_again=$(timed '/usr/local/sbin/ereje-backup --config /var/tmp/bench-client.json prepare')
+
+python3 - "$mb" "$first" "$incr" "$restore" "$manifest_first" "$manifest_again" <<'PY'
 import sys
-mb, first, incr, restore = (float(x) for x in sys.argv[1:])
+mb, first, incr, restore, manifest_first, manifest_again = (float(x) for x in sys.argv[1:])
 print(f"site:                {mb:.0f} MB")
 print(f"first backup:        {first:7.1f} s  {mb / first:7.1f} MB/s")
 print(f"incremental (same):  {incr:7.1f} s  {mb / incr:7.1f} MB/s")
 print(f"full restore:        {restore:7.1f} s  {mb / restore:7.1f} MB/s  (checksums match)")
 print(f"incremental / first: {incr / first:.3f}")
+print(f"manifest, first:     {manifest_first:7.1f} s  (every file hashed)")
+print(f"manifest, unchanged: {manifest_again:7.1f} s  ({manifest_again / manifest_first:.3f} of the first)")
+print(f"role's incremental (manifest + borg) / first: {(manifest_again + incr) / (manifest_first + first):.3f}")
 PY

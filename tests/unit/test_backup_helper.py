@@ -1,0 +1,56 @@
+"""The backup client's helper (roles/backup_client/files/ereje-backup): the manifest's hashes are
+read again only for files that changed since the last backup."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from support.scripts import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+helper = load_script(ROOT / "roles" / "backup_client" / "files" / "ereje-backup", "ereje_backup_helper")
+
+
+def tree(root: Path) -> Path:
+    (root / "site" / "pages").mkdir(parents=True)
+    for n in range(5):
+        (root / "site" / "pages" / f"p{n}.html").write_text(f"page {n}\n")
+    return root / "site"
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(tmp_path):
+    site, cache = tree(tmp_path), tmp_path / "state" / "hashes.json"
+    first, read = helper.file_hashes([str(site)], cache)
+    assert read == 5
+    assert first[str(site / "pages" / "p0.html").lstrip("/")] == helper.sha256(site / "pages" / "p0.html")
+    # Nothing changed: nothing is read, the hashes are the same, the cache is the owner's alone.
+    again, read = helper.file_hashes([str(site)], cache)
+    assert (again, read) == (first, 0)
+    assert cache.stat().st_mode & 0o777 == 0o600
+    # One file rewritten (same size, its old modification time put back by hand: the change time
+    # still moves) and one added: those two are read, and their hashes are the new contents'.
+    page = site / "pages" / "p1.html"
+    before = page.stat()
+    page.write_text("PAGE 1\n")
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    (site / "pages" / "p9.html").write_text("new page\n")
+    changed, read = helper.file_hashes([str(site)], cache)
+    assert read == 2
+    assert changed[str(page).lstrip("/")] == helper.sha256(page) != first[str(page).lstrip("/")]
+    # A file that is gone leaves the cache with the manifest.
+    (site / "pages" / "p0.html").unlink()
+    helper.file_hashes([str(site)], cache)
+    assert str(site / "pages" / "p0.html").lstrip("/") not in json.loads(cache.read_text())
+
+
+def test_a_cache_that_cannot_be_read_means_every_file_is_read(tmp_path):
+    site, cache = tree(tmp_path), tmp_path / "hashes.json"
+    cache.write_text("{not json")
+    hashes, read = helper.file_hashes([str(site)], cache)
+    assert read == 5 and len(hashes) == 5
+    # And a cache entry with a matching key but a wrong shape is not trusted.
+    entry = str(site / "pages" / "p2.html").lstrip("/")
+    cache.write_text(json.dumps({entry: "sha"}))
+    assert helper.file_hashes([str(site)], cache)[1] == 5
