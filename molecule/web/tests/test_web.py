@@ -29,8 +29,13 @@ SAMPLE = ROOT / "roles" / "web_host" / "files" / "sample_site"
 LIVE_RELEASE = "2026.11.0"
 
 
-def request(ip: str, path: str, ca: str | None = None, port: int = 443, method: str = "GET"):
-    """(status, headers, body) of one request; HTTPS verified against the lab CA when given."""
+def request(
+    ip: str, path: str, ca: str | None = None, port: int = 443, method: str = "GET", *, fresh: bool = False
+):
+    """(status, headers, body) of one request; HTTPS verified against the lab CA when given.
+
+    ``fresh``: with a cookie, as a signed-in visitor, so the answer comes from PHP and MariaDB
+    now, never from the site's page cache (KNMU-3-f), which answers anonymous visitors."""
     if port == 80:
         conn = http.client.HTTPConnection(ip, 80, timeout=15)
     else:
@@ -38,7 +43,8 @@ def request(ip: str, path: str, ca: str | None = None, port: int = 443, method: 
         ctx.check_hostname = False  # the certificate names web.ereje.test, not the container IP
         conn = http.client.HTTPSConnection(ip, port, timeout=15, context=ctx)
     try:
-        conn.request(method, path, headers={"Host": "web.ereje.test"})
+        headers = {"Host": "web.ereje.test"} | ({"Cookie": "ereje_test=fresh"} if fresh else {})
+        conn.request(method, path, headers=headers)
         resp = conn.getresponse()
         return (
             resp.status,
@@ -517,8 +523,10 @@ def test_a_dead_web_service_is_restarted(web, web_ip, ca_file, service):
         ),
         timeout=60,
     ), f"{service} was not restarted"
-    assert molecule.wait_for(lambda: request(web_ip, "/en/faq", ca_file)[0] == 200, timeout=60)
-    _, _, body = request(web_ip, "/en/faq", ca_file)
+    # Fresh: asked past the page cache, the answer is PHP-FPM's and MariaDB's, now.
+    assert molecule.wait_for(lambda: request(web_ip, "/en/faq", ca_file, fresh=True)[0] == 200, timeout=60)
+    _, headers, body = request(web_ip, "/en/faq", ca_file, fresh=True)
+    assert headers.get("x-cache-status") == "BYPASS", headers
     assert "On 20 June." in body  # read from MariaDB through PHP-FPM
 
 
@@ -546,6 +554,77 @@ def test_probe_records_speed_and_reports_slow_and_down(web):
     assert " DOWN https://127.0.0.1:9/kk/ status=0" in out["down"].stdout
     assert out["window"].rc == 0
     assert "DOWN (maintenance window)" in out["window"].stdout
+
+
+# ---- KNMU-3-f: a rush of visitors ------------------------------------------------------------
+
+
+def cache_says(web_ip: str, ca_file: str, path: str, *, fresh: bool = False) -> tuple[str, str]:
+    """(X-Cache-Status, body) of one request to the public site; "none" when no such header."""
+    status, headers, body = request(web_ip, path, ca_file, fresh=fresh)
+    assert status == 200, (path, status)
+    return headers.get("x-cache-status", "none"), body
+
+
+# Runs on the web host (loopback is exempt from the rate limits, so the rush is not refused):
+# 200 anonymous requests of the FAQ page, 8 at a time; prints each answer's X-Cache-Status.
+RUSH = r"""
+import concurrent.futures, json, ssl, urllib.request
+ctx = ssl._create_unverified_context()
+def ask(_):
+    with urllib.request.urlopen("https://127.0.0.1/en/faq", context=ctx, timeout=60) as answer:
+        return answer.headers.get("X-Cache-Status", "none") if answer.status == 200 else str(answer.status)
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    print(json.dumps(list(pool.map(ask, range(200)))))
+"""
+
+
+def test_a_rush_is_served_from_a_short_cache_and_signed_in_visitors_never(web, web_ip, ca_file):
+    """KNMU-3-f: anonymous visitors get the live site's pages from nginx's page cache: a rush of
+    200 requests of the FAQ page costs MariaDB a few queries, not 200; a database change shows
+    within the cache's lifetime; a visitor with a session cookie or an Authorization header, the
+    administration paths and the staging vhost are never answered from the cache (a new release
+    showing at once: test_good_release_switches_atomically_after_a_snapshot_and_rolls_back)."""
+    seconds = 5  # web_host_microcache_seconds, the role's default
+    selects = "mariadb -N -e \"SHOW GLOBAL STATUS LIKE 'Com_select'\" | cut -f2"
+    before = int(web.check_output(selects))
+    seen = json.loads(web.check_output("python3 -c %s", RUSH))
+    queries = int(web.check_output(selects)) - before
+    counts = {status: seen.count(status) for status in set(seen)}
+    assert seen.count("HIT") >= 150, counts
+    # Each page PHP renders reads the questions once: the rush reached PHP and MariaDB this often.
+    assert queries <= 10, f"{queries} queries for 200 anonymous requests ({counts})"
+
+    # Signed in (a session cookie, HTTP authentication): never from the cache, never stored.
+    ask = "curl -sk -o /dev/null -D - -H %s https://127.0.0.1/ru/news | grep -i '^x-cache-status' || true"
+    for header in ("Cookie: PHPSESSID=abc", "Authorization: Basic dXNlcjpwYXNz"):
+        answers = [web.check_output(ask, header) for _ in range(2)]
+        assert all("BYPASS" in a for a in answers), (header, answers)
+    # Administration and staging (the release under test): no cache at all, no X-Cache-Status.
+    for url in ("https://127.0.0.1/admin/", "http://127.0.0.1:8081/ru/news"):
+        headers = web.check_output("curl -sk -o /dev/null -D - %s; curl -sk -o /dev/null -D - %s", url, url)
+        assert headers.count("HTTP/") == 2 and "x-cache-status" not in headers.lower(), (url, headers)
+
+    # A change in the database: the page stored a moment before still has the old answer; the
+    # new one shows within the cache's lifetime, as it will for every visitor.
+    question = "mariadb -N -e \"SELECT answer FROM ereje_site.questions WHERE lang = 'en'\""
+    old = web.check_output(question)
+    changed = f"Changed {uuid.uuid4().hex[:8]}."
+    # Until an answer is stored now (MISS, EXPIRED): from then on the copy lives `seconds`.
+    stored = ("MISS", "EXPIRED")
+    assert molecule.wait_for(lambda: cache_says(web_ip, ca_file, "/en/faq")[0] in stored, seconds + 2, 0.5)
+    stored_at = time.monotonic()
+    try:
+        web.run_test(f"mariadb -e \"UPDATE ereje_site.questions SET answer = '{changed}' WHERE lang = 'en'\"")
+        status, body = cache_says(web_ip, ca_file, "/en/faq")
+        if time.monotonic() - stored_at < seconds - 1:  # a loaded machine may take longer
+            assert status == "HIT" and old in body and changed not in body, status
+        assert changed in cache_says(web_ip, ca_file, "/en/faq", fresh=True)[1]
+        assert molecule.wait_for(
+            lambda: changed in cache_says(web_ip, ca_file, "/en/faq")[1], timeout=seconds + 2, interval=0.5
+        ), f"the change did not show to anonymous visitors within {seconds + 2} s"
+    finally:
+        web.run_test(f"mariadb -e \"UPDATE ereje_site.questions SET answer = '{old}' WHERE lang = 'en'\"")
 
 
 # ---- KNMU-3-d: software kept current ----------------------------------------------------------
@@ -696,7 +775,7 @@ def test_broken_release_is_refused_and_the_old_site_keeps_answering(web_ip, ca_f
 
 
 def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, web_ip, ca_file, tmp_path):
-    """KNMU-6-a: a good release is snapshotted (site + database, both restorable), checked and
+    """KNMU-6-a, KNMU-3-f: a good release is snapshotted (site + database, both restorable), checked and
     switched to with no failed request; one command rolls back to the previous release."""
     good = tmp_path / "good"
     shutil.copytree(SAMPLE, good)
@@ -713,9 +792,10 @@ def test_good_release_switches_atomically_after_a_snapshot_and_rolls_back(web, w
     with Poller(web_ip, ca_file) as poller:
         result = playbook("release.yml", *release)
         assert result.returncode == 0, result.stdout[-5000:]
-        assert molecule.wait_for(
-            lambda: release_of(request(web_ip, "/ru/", ca_file)[2]) == "2026.12.0", timeout=10
-        )
+        # At once, though the poller had the old release's page cached a moment before (KNMU-3-f:
+        # the switch empties the page cache).
+        status, headers, body = request(web_ip, "/ru/", ca_file)
+        assert release_of(body) == "2026.12.0", (status, headers.get("x-cache-status"))
     assert {status for status, _ in poller.answers} == {200}, poller.answers
     assert {release for _, release in poller.answers} <= {LIVE_RELEASE, "2026.12.0"}
     snapshots = web.check_output("ls /srv/www/ereje/releases/backups").split()
@@ -755,7 +835,7 @@ def test_a_release_changed_by_hand_is_found_and_put_back(web, web_ip, ca_file):
         f"{live}/content/kk.json",
     )
     web.run_test("printf '<?php echo 42;' > %s/lib/extra.php", live)
-    assert 'id="charter"' not in request(web_ip, "/kk/documents", ca_file)[2]
+    assert 'id="charter"' not in request(web_ip, "/kk/documents", ca_file, fresh=True)[2]
 
     check = playbook("release.yml", "--check")
     output = check.stdout + check.stderr
@@ -769,7 +849,7 @@ def test_a_release_changed_by_hand_is_found_and_put_back(web, web_ip, ca_file):
     assert repair.returncode == 0, (repair.stdout + repair.stderr)[-5000:]
     assert {status for status, _ in poller.answers} == {200}, poller.answers
     assert web.file("/srv/www/ereje/current").linked_to == live
-    assert 'id="charter"' in request(web_ip, "/kk/documents", ca_file)[2]
+    assert 'id="charter"' in request(web_ip, "/kk/documents", ca_file, fresh=True)[2]
     assert not web.file(f"{live}/lib/extra.php").exists
     assert not web.file(f"{live}.repair").exists
     damaged = web.check_output("ls /srv/www/ereje/releases/backups/*-damaged-%s.site.tar.gz", LIVE_RELEASE)
