@@ -286,3 +286,39 @@ def test_security_events_of_every_host_reach_the_collector():
         return gone
 
     assert molecule.wait_for(lambda: not missing(), timeout=120, interval=3), f"not collected: {missing()}"
+
+
+# ---- The site seen from the collector (KNMU-3-b, MVD-14-a) -----------------------------------
+
+
+def test_the_site_is_probed_from_the_collector_and_an_outage_is_seen():
+    """KNMU-3-b, MVD-14-a: the collector fetches the site by its public name over the network,
+    checking its certificate against the project's CA, and keeps each answer; with the web server
+    stopped (a host down or cut off looks the same from outside) it records DOWN and its unit
+    fails, which the collector's health check reports; with the site back, OK again."""
+    collector, web = lab_host("backup"), lab_host("web")
+    unit, history = "ereje-web-outside-probe@web", "/var/log/ereje-web/outside-web.log"
+    assert collector.service(f"{unit}.timer").is_enabled
+    assert collector.service(f"{unit}.timer").is_running
+
+    def probe() -> tuple[str, str]:
+        collector.run(f"systemctl start {unit}.service")  # fails when a page is down
+        said = collector.check_output(f"journalctl -u {unit}.service -n 3 -o cat --no-pager")
+        return said, collector.run(f"systemctl is-failed {unit}.service").stdout.strip()
+
+    said, state = probe()
+    assert f"https://web.{DOMAIN}/kk/ status=200" in said and " DOWN " not in said, said
+    assert state != "failed", state
+    web.run_test("systemctl stop nginx")
+    try:
+        said, state = probe()
+        assert f"DOWN https://web.{DOMAIN}/kk/ status=0" in said, said
+        assert state == "failed", state
+    finally:
+        web.run_test("systemctl start nginx")
+        # The web host's own probe, had its timer fired meanwhile, is OK again too.
+        web.run_test("systemctl start ereje-web-probe.service")
+    said, state = probe()
+    assert f"https://web.{DOMAIN}/kk/ status=200" in said and state != "failed", (said, state)
+    kept = collector.check_output(f"grep -c 'https://web.{DOMAIN}/' {history}")
+    assert int(kept) >= 9, f"{kept} answers kept in {history}"  # 3 probes of 3 pages at least
