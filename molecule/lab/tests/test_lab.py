@@ -302,8 +302,9 @@ def test_the_site_is_probed_from_the_collector_and_an_outage_is_seen():
     assert collector.service(f"{unit}.timer").is_running
 
     def probe() -> tuple[str, str]:
+        """What one run of the probe kept (a line per page) and the state its unit is left in."""
         collector.run(f"systemctl start {unit}.service")  # fails when a page is down
-        said = collector.check_output(f"journalctl -u {unit}.service -n 3 -o cat --no-pager")
+        said = collector.check_output(f"tail -n 3 {history}")
         return said, collector.run(f"systemctl is-failed {unit}.service").stdout.strip()
 
     said, state = probe()
@@ -322,3 +323,6 @@ def test_the_site_is_probed_from_the_collector_and_an_outage_is_seen():
     assert f"https://web.{DOMAIN}/kk/ status=200" in said and state != "failed", (said, state)
     kept = collector.check_output(f"grep -c 'https://web.{DOMAIN}/' {history}")
     assert int(kept) >= 9, f"{kept} answers kept in {history}"  # 3 probes of 3 pages at least
+    # The same lines in the collector's journal, under the probe's own name.
+    journal = collector.check_output("journalctl -t ereje-web-outside-probe -o cat --no-pager -n 50")
+    assert f"DOWN https://web.{DOMAIN}/kk/ status=0" in journal, journal[-2000:]
