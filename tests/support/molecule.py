@@ -1,6 +1,7 @@
 """What every Molecule scenario's tests need: hosts, addresses, waiting, and the drift check.
 
-The tests talk to the containers with ``podman exec`` (Testinfra's podman backend) and, where
+The tests talk to the containers with ``podman exec`` (Testinfra's podman backend, through the
+long-lived sessions of support/podman_exec.py) and, where
 a test must cross the network like a user would (SSH, SMTP, HTTPS), from the controller to
 the container's address on the scenario's podman network.
 """
@@ -16,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import testinfra
+
+from support import podman_exec
+
+podman_exec.use_sessions_in_testinfra()
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"

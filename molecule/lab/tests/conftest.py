@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import molecule
+from support import molecule, podman_exec
 
 ROOT = Path(__file__).resolve().parents[3]
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
@@ -168,17 +168,10 @@ PE_STUB = (DOS_HEADER + bytes(44) + b"\x80\x00\x00\x00").hex()
 
 def on_workstation(script: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
     """Run a Python ``script`` on the workstation (ws1) with ``env``, as its user's program would."""
-    command = ["podman", "exec", "-i"]
-    for key, value in env.items():
-        command += ["-e", f"{key}={value}"]
-    return subprocess.run(
-        [*command, container("ws1"), "python3", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    done = podman_exec.run(
+        container("ws1"), ["python3", "-"], input=script.encode(), env=env, timeout=timeout
     )
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
 def submit_from_workstation(

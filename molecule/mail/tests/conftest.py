@@ -12,7 +12,6 @@ import re
 import shlex
 import smtplib
 import ssl
-import subprocess
 import time
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,7 +19,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from support import molecule
+from support import molecule, podman_exec
 
 GW = "ereje-mol-mail-gw"
 MBOX = "ereje-mol-mail-mbox"
@@ -33,12 +32,8 @@ MAILDIRS = "/var/mail/vhosts"
 
 def pexec(name: str, command: str, data: bytes | None = None, check: bool = True) -> bytes:
     """Run a shell command in a container (podman exec), optionally feeding it bytes."""
-    result = subprocess.run(
-        ["podman", "exec", "-i", name, "sh", "-c", command],
-        input=data if data is not None else b"",
-        capture_output=True,
-        check=False,
-        timeout=300,
+    result = podman_exec.run(
+        name, ["sh", "-c", command], input=data if data is not None else b"", timeout=300
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{name}: {command!r} failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -48,9 +43,7 @@ def pexec(name: str, command: str, data: bytes | None = None, check: bool = True
 def queue_empty(name: str) -> bool:
     """Postfix's queue on ``name`` holds nothing. A postqueue that fails (showq busy under a burst)
     proves nothing, so it counts as not empty rather than as empty."""
-    result = subprocess.run(
-        ["podman", "exec", name, "postqueue", "-j"], capture_output=True, check=False, timeout=120
-    )
+    result = podman_exec.run(name, ["postqueue", "-j"], timeout=120)
     return result.returncode == 0 and result.stdout.strip() == b""
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 import uuid
 
 import pytest
@@ -22,7 +21,7 @@ from conftest import BLOCKED, DOMAIN, GW, MBOX, QUARANTINE, gateway_log, pexec, 
 from conftest import delivered_to_aigerim as delivered
 from conftest import letter as message
 from conftest import send_from_outside as send
-from support import molecule
+from support import molecule, podman_exec
 
 RUN = uuid.uuid4().hex[:8]
 
@@ -41,14 +40,12 @@ print "$_\015\012" for @lines;
 
 def signed_by_forged_test(raw: bytes) -> bytes:
     key = (molecule.ephemeral_dir() / "forged.test.dkim.pem").read_bytes()
-    subprocess.run(
-        ["podman", "exec", "-i", MBOX, "sh", "-c", "umask 077; cat > /tmp/forged.test.dkim.pem"],
-        input=key,
-        check=True,
-    )
-    signed = subprocess.run(
-        ["podman", "exec", "-i", MBOX, "perl", "-e", SIGN], input=raw, capture_output=True, check=True
-    ).stdout
+    podman_exec.run(
+        MBOX, ["sh", "-c", "umask 077; cat > /tmp/forged.test.dkim.pem"], input=key
+    ).check_returncode()
+    signed = podman_exec.run(MBOX, ["perl", "-e", SIGN], input=raw)
+    signed.check_returncode()
+    signed = signed.stdout
     assert signed.startswith(b"DKIM-Signature:"), signed[:300]
     return signed.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
