@@ -31,4 +31,7 @@ log "creating virtualenv $EREJE_VENV (pinned requirements, a few minutes the fir
 "$EREJE_VENV/bin/python" -m compileall -q -j 0 -x '/ansible_collections/' \
   "$("$EREJE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
 echo "$want" > "$stamp"
-log "virtualenv ready: $("$EREJE_VENV/bin/ansible" --version | head -n1)"
+# All of its output first, then its first line: `| head -n1` can close the pipe while ansible
+# still writes, which it reports as a Broken pipe error.
+version=$("$EREJE_VENV/bin/ansible" --version)
+log "virtualenv ready: ${version%%$'\n'*}"
