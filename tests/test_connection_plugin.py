@@ -11,15 +11,15 @@ the image before the unit tests; without podman or the image (a laptop) the test
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
+from support import containers
+
 ROOT = Path(__file__).resolve().parents[1]
-IMAGE = os.environ.get("EREJE_IMAGE", "localhost/ereje-debian12:latest")
 
 PLAYBOOK = """
 - name: Connection plugin | a module, become, a copy, a fetch, an async task
@@ -60,24 +60,10 @@ PLAYBOOK = """
 """
 
 
-def _image_present() -> bool:
-    if not shutil.which("podman"):
-        return False
-    return subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def container():
-    if not _image_present():
-        # Only where the image was never built (`./ereje unit` on a laptop): `./ereje test` and CI
-        # build it in their set-up, before the unit tests, so there this test always runs.
-        pytest.skip(f"podman or the image {IMAGE} is missing (scripts/prepare-host.sh builds it)")
-    name = f"ereje-test-connection-{uuid.uuid4().hex[:6]}"
-    subprocess.run(
-        ["podman", "run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "600"], check=True
-    )
-    yield name
-    subprocess.run(["podman", "rm", "-f", "-t", "0", name], check=False, capture_output=True)
+    with containers.throwaway("ereje-test-connection") as name:
+        yield name
 
 
 def _run(container, tmp_path, **env_overrides):

@@ -6,26 +6,18 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 
 import pytest
 import testinfra
-from test_connection_plugin import IMAGE, _image_present
 
-from support import podman_exec
+from support import containers, podman_exec
 
 
 @pytest.fixture(scope="module")
 def container():
-    if not _image_present():
-        pytest.skip(f"podman or the image {IMAGE} is missing (scripts/prepare-host.sh builds it)")
-    name = f"ereje-test-exec-{uuid.uuid4().hex[:6]}"
-    subprocess.run(
-        ["podman", "run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "3600"], check=True
-    )
-    yield name
-    podman_exec._forget(name)
-    subprocess.run(["podman", "rm", "-f", "-t", "0", name], check=False, capture_output=True)
+    with containers.throwaway("ereje-test-exec", seconds=3600) as name:
+        yield name
+        podman_exec._forget(name)
 
 
 def both_ways(monkeypatch, container, argv, **kwargs):
