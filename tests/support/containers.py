@@ -28,6 +28,7 @@ def throwaway(prefix: str, seconds: int = 600) -> Iterator[str]:
     and CI build it in their set-up, before the unit tests, so there the test always runs.
     """
     if not image_present():
+        # Never in `./ereje test` or CI: their set-up builds the image before the unit tests.
         pytest.skip(f"podman or the image {IMAGE} is missing (scripts/prepare-host.sh builds it)")
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     subprocess.run(

@@ -1,9 +1,9 @@
 """What every Molecule scenario's tests need: hosts, addresses, waiting, and the drift check.
 
 The tests talk to the containers with ``podman exec`` (Testinfra's podman backend, through the
-long-lived sessions of support/podman_exec.py) and, where
-a test must cross the network like a user would (SSH, SMTP, HTTPS), from the controller to
-the container's address on the scenario's podman network.
+long-lived sessions of support/podman_exec.py) and, where a test must cross the network like a
+user would (SSH, SMTP, HTTPS), from the controller to the container's address on the scenario's
+podman network.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 A test runs a command in a container some 1,300 times per `./ereje test`. Each `podman exec`
 starts podman, conmon and the OCI runtime: about 0.2 s and 0.2 s of CPU on the two-core machine
-the suite runs on, a tenth of the whole suite's CPU spent before any command ran (README, "Speed";
-`./ereje bench exec` measures it). Here one `podman exec -i <container> python3` session per
-container and thread stays open and runs each command as its own process: the same container, the
-same root user, environment and working directory as `podman exec`, the command's own session (a
-`kill 0` in it cannot reach the session), stdin closed unless the caller gives input, its exit
-status as `podman exec` reports it (128 + the signal of a command killed by one).
+the suite runs on, some 270 of the 4,000 CPU-s of a whole run spent before any command ran
+(README, "Benchmarks"; `./ereje bench exec` measures it). Here one `podman exec -i <container>
+python3` session per container and thread stays open and runs each command as its own process: the
+same container, the same root user, environment and working directory as `podman exec`, the
+command's own session (a `kill 0` in it cannot reach the session), stdin closed unless the caller
+gives input, its exit status as `podman exec` reports it (128 + the signal of a command killed by
+one).
 
 A session that has ended (its container was stopped or restarted) is replaced by a new one before
 the next command; a container that does not exist gives podman's own error and exit status, as
@@ -97,11 +98,6 @@ class _Session:
             return None
         self.answered = True
         return json.loads(line)
-
-    def ended(self) -> subprocess.CompletedProcess:
-        """What podman said when the session could not start (no such container ...)."""
-        self.close()
-        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, b"", self.stderr)
 
     def close(self) -> None:
         """End the session (its server stops at the end of its input) and keep podman's stderr."""
@@ -195,8 +191,8 @@ def run(
         session = _Session(container)
         answer = session.ask(request)
     if answer is None:  # the session never started: podman's own error (no such container ...)
-        ended = session.ended()
-        return subprocess.CompletedProcess(argv, ended.returncode, ended.stdout, ended.stderr)
+        session.close()
+        return subprocess.CompletedProcess(argv, session.proc.returncode, b"", session.stderr)
     _give_back(session)
     out, err = base64.b64decode(answer["out"]), base64.b64decode(answer["err"])
     if answer.get("timed_out"):
