@@ -161,6 +161,26 @@ def age_hours(moment: str, now: datetime.datetime) -> float:
     return round((now - parse_time(moment, now)).total_seconds() / 3600, 2)
 
 
+def drill_failure(drill: dict) -> str:
+    """What a failed drill found (ereje-backup's drill.json): its error, or the files, databases and
+    the roles' declared checks that did not match, so that the evidence names the lost data."""
+    if drill.get("error"):
+        return drill["error"]
+    found = []
+    if drill.get("files_failed"):
+        sample = (drill.get("files_failed_sample") or ["?"])[0]
+        found.append(
+            f"{drill['files_failed']} of {drill.get('files_checked', '?')} files differ from the manifest"
+            f" (first: {sample})"
+        )
+    for name, database in sorted((drill.get("databases") or {}).items()):
+        if isinstance(database, dict) and not database.get("ok", True):
+            found.append(f"database {name}: rows differ {database.get('differences', {})}")
+    for service, said in sorted((drill.get("checks") or {}).items()):
+        found += [f"{service}: {line.removeprefix('FAILED: ')}" for line in said if line.startswith("FAILED")]
+    return "; ".join(found) or "data did not match its manifest"
+
+
 def drill_problems(text: str | None, now: datetime.datetime, max_age_hours: float) -> tuple[dict, list[str]]:
     """The drill result and what is wrong with it."""
     if text is None:
@@ -171,9 +191,7 @@ def drill_problems(text: str | None, now: datetime.datetime, max_age_hours: floa
         return {}, ["the restore drill result is not valid JSON"]
     problems = []
     if drill.get("result") != "passed":
-        problems.append(
-            f"the last restore drill failed: {drill.get('error') or 'data did not match its manifest'}"
-        )
+        problems.append(f"the last restore drill failed: {drill_failure(drill)}")
     try:
         age = age_hours(drill["time"], now)
     except (KeyError, ValueError):

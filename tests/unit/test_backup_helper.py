@@ -54,3 +54,17 @@ def test_a_cache_that_cannot_be_read_means_every_file_is_read(tmp_path):
     entry = str(site / "pages" / "p2.html").lstrip("/")
     cache.write_text(json.dumps({entry: "sha"}))
     assert helper.file_hashes([str(site)], cache)[1] == 5
+
+
+def test_declared_commands_get_their_directories_in_place_of_the_placeholders(tmp_path):
+    """A verify command sees its own restored dump as {restored} and the whole archive as {root}."""
+    argv, done = helper.run_declared(
+        ["sh", "-c", 'echo "$0 $1"', "{restored}/counts.json", "{root}/var/mail/vhosts"],
+        {"{restored}": tmp_path / "dump" / "mailbox", "{root}": tmp_path},
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"{tmp_path}/dump/mailbox/counts.json {tmp_path}/var/mail/vhosts"
+    assert argv[3] == f"{tmp_path}/dump/mailbox/counts.json"
+    # A program that is not there: exit 127 and the reason, not an exception.
+    _, missing = helper.run_declared(["/nonexistent/check", "{dump}"], {"{dump}": tmp_path})
+    assert missing.returncode == 127 and "No such file" in missing.stderr

@@ -85,6 +85,29 @@ def test_drill_failed_old_missing_or_garbled_is_reported():
     assert "no valid time" in status.drill_problems('{"result": "passed"}', NOW, 192)[1][0]
 
 
+def test_a_failed_drill_names_what_did_not_come_back():
+    """The evidence of a failed drill names the files, rows and declared checks that did not match."""
+    drill = {
+        "result": "failed",
+        "files_checked": 630,
+        "files_failed": 3,
+        "files_failed_sample": ["var/mail/vhosts/ereje.test/aigerim/Maildir/new/1.mail"],
+        "databases": {"site": {"ok": False, "differences": {"news": [12, 11]}}, "other": {"ok": True}},
+        "checks": {
+            "mailbox": ["FAILED: restored mailboxes differ: aigerim/Maildir: 0 messages, 3 at backup time"],
+            "samba_dc": ["declared present: 4 of 4"],
+        },
+    }
+    assert status.drill_failure(drill) == (
+        "3 of 630 files differ from the manifest"
+        " (first: var/mail/vhosts/ereje.test/aigerim/Maildir/new/1.mail); "
+        "database site: rows differ {'news': [12, 11]}; "
+        "mailbox: restored mailboxes differ: aigerim/Maildir: 0 messages, 3 at backup time"
+    )
+    assert status.drill_failure({"result": "failed", "error": "no archive"}) == "no archive"
+    assert status.drill_failure({"result": "failed"}) == "data did not match its manifest"
+
+
 def test_summary_of_a_healthy_repository_names_archive_drill_and_check():
     result = {
         "newest_archive": {"name": "web-1", "time": "2026-11-22T01:30:00"},

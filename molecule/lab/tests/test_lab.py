@@ -9,6 +9,7 @@ collector.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -227,6 +228,38 @@ def a_declared_account_is_missing() -> None:
     assert dc1.run("/usr/local/sbin/ereje-backup drill").rc == 0
 
 
+def a_mailbox_comes_back_short() -> None:
+    # Mail in a mailbox, and an exclusion in borgmatic's configuration that leaves new mail out of
+    # the archive (a plausible slip): the drill fails and names the mailbox that came back short;
+    # put right, the next backup's drill passes and counts the messages the store holds.
+    mailbox = lab_host("mailbox")
+    for n in range(3):
+        mailbox.run_test(f"printf 'Subject: drill {RUN} {n}\\n\\nhi\\n' | sendmail aigerim@{DOMAIN}")
+    new = f"/var/mail/vhosts/{DOMAIN}/aigerim/Maildir/new"
+    delivered_all = f"[ $(grep -l 'drill {RUN}' {new}/* | wc -l) = 3 ]"
+    mailbox.run_test(f"for i in $(seq 50); do {delivered_all} && exit 0; sleep 0.2; done; exit 1")
+    config = "/etc/borgmatic/config.yaml"
+    mailbox.run_test(f"cp -p {config} {config}.saved")
+    try:
+        exclude = "\\  exclude_patterns:\\n    - fm:*/Maildir/new/*"
+        mailbox.run_test(f"sed -i '/^  repositories:/i{exclude}' {config}")
+        assert "    - fm:*/Maildir/new/*" in mailbox.file(config).content_string
+        backup_passes("mailbox")
+        drill = mailbox.run("/usr/local/sbin/ereje-backup drill")
+        said = " ".join(json.loads(drill.stdout)["checks"]["mailbox"])
+        short = re.search(rf"{DOMAIN}/aigerim/Maildir: (\d+) messages, (\d+) at backup time", said)
+        assert drill.rc != 0 and short and int(short[1]) + 3 <= int(short[2]), said
+    finally:
+        mailbox.run_test(f"mv {config}.saved {config}")
+    backup_passes("mailbox")
+    drill = mailbox.run("/usr/local/sbin/ereje-backup drill")
+    messages = mailbox.check_output(
+        "find /var/mail/vhosts -path '*/Maildir*' -regex '.*/\\(cur\\|new\\)/[^/]*' -type f | wc -l"
+    )
+    said = " ".join(json.loads(drill.stdout)["checks"]["mailbox"])
+    assert drill.rc == 0 and f" {messages} messages, as counted at backup time" in said, said
+
+
 def test_every_server_is_backed_up_with_what_its_roles_declare():
     """ATU-5.14-a: every Debian host but the backup server has its archives on the backup server,
     holding its configuration and what its roles declared: the directory's offline copy on both
@@ -234,7 +267,7 @@ def test_every_server_is_backed_up_with_what_its_roles_declare():
 
     Each declaration is shown to bite: a declared command that fails and a declared path that is
     gone fail the backup with a message naming them; an account declared but missing from the
-    restored directory fails the drill.
+    restored directory, and a mailbox whose mail the archive left out, fail the drill (ATU-8.4-c).
     """
     declared = {
         "dc1": "var/backups/ereje/samba_dc/samba-backup-",
@@ -255,11 +288,12 @@ def test_every_server_is_backed_up_with_what_its_roles_declare():
         assert any(p.startswith(prefix) for p in paths), f"{name}: nothing under {prefix} in {archive}"
         assert "etc/hostname" in paths, f"{name}: /etc not in {archive}"
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         running = [
             pool.submit(a_declared_command_fails, newest["dc2"][0]),
             pool.submit(a_declared_path_is_gone),
             pool.submit(a_declared_account_is_missing),
+            pool.submit(a_mailbox_comes_back_short),
         ]
     for case in running:
         case.result()  # re-raises the case's assertion, if it failed
