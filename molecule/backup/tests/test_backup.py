@@ -295,24 +295,65 @@ def test_restore_drill_passes_cleans_up_and_is_recorded(web):
     assert "ereje_drill" not in web.check_output("mysql -N -e 'SHOW DATABASES'")
 
 
+def create_with_a_hook_after_the_manifest(web, command: str) -> None:
+    """One backup whose hooks run ``command`` once the manifest is written, before Borg reads the files."""
+    web.run_test(
+        "cp /etc/borgmatic/config.yaml /root/borgmatic.yaml && sed -i "
+        "'s#    - /usr/local/sbin/ereje-backup prepare#    - /usr/local/sbin/ereje-backup prepare\\n"
+        f"    - {command}#' /root/borgmatic.yaml"
+    )
+    try:
+        web.run_test("borgmatic -c /root/borgmatic.yaml create")
+    finally:
+        web.run("rm -f /root/borgmatic.yaml")
+
+
 def test_drill_fails_when_an_archive_does_not_match_its_manifest(web):
     """ATU-8.4-c: an archive whose data differ from the manifest written at backup time fails the drill."""
     # The manifest is written by the before_backup hook; a change after it (simulated by a hook that
     # alters a file once the manifest exists) must show up as a mismatch.
-    web.run_test(
-        "cp /etc/borgmatic/config.yaml /root/borgmatic.yaml && sed -i "
-        "'s#    - /usr/local/sbin/ereje-backup prepare#    - /usr/local/sbin/ereje-backup prepare\\n"
-        "    - echo late-change >> /srv/www/site/pages/p2.html#' /root/borgmatic.yaml"
+    create_with_a_hook_after_the_manifest(web, "echo late-change >> /srv/www/site/pages/p2.html")
+    drill = web.run("/usr/local/sbin/ereje-backup drill")
+    assert drill.rc != 0
+    recorded = json.loads(web.file("/var/lib/ereje-backup/drill.json").content_string)
+    assert recorded["result"] == "failed"
+    assert recorded["files_failed_sample"] == ["srv/www/site/pages/p2.html"]
+    backup_now(web)
+    assert web.run("/usr/local/sbin/ereje-backup drill").rc == 0
+
+
+def test_collected_events_are_backed_up_while_they_arrive(web, server):
+    """ATU-5.14-a, ATU-8.4-c: the collector's events (the server sends its own over TLS)
+    are in the archive. Events that arrive between the manifest and the archive do not fail the
+    drill, which checks that each restored log begins with what the manifest saw; an earlier event
+    rewritten in that window fails it, naming the log."""
+    tag = f"ereje-backup-events-{os.getpid()}"
+    server.run_test(f"logger -p authpriv.notice -t {tag} collected-before-the-backup")
+    directory = f"/var/log/remote/{SERVER}"
+    wait = f"for i in $(seq 60); do grep -l {tag} {directory}/*.log && exit 0; sleep 0.5; done; exit 1"
+    found = web.run(wait)
+    assert found.rc == 0, (
+        f"the server's event never reached the collector: {web.run(f'ls -l {directory}').stdout}"
     )
-    try:
-        web.run_test("borgmatic -c /root/borgmatic.yaml create")
-        drill = web.run("/usr/local/sbin/ereje-backup drill")
-        assert drill.rc != 0
-        recorded = json.loads(web.file("/var/lib/ereje-backup/drill.json").content_string)
-        assert recorded["result"] == "failed"
-        assert recorded["files_failed_sample"] == ["srv/www/site/pages/p2.html"]
-    finally:
-        web.run("rm -f /root/borgmatic.yaml")
+    log = found.stdout.split()[0]
+
+    create_with_a_hook_after_the_manifest(web, f"echo arrived-during-the-backup >> {log}")
+    drill = web.run("/usr/local/sbin/ereje-backup drill")
+    recorded = json.loads(web.file("/var/lib/ereje-backup/drill.json").content_string)
+    assert drill.rc == 0 and recorded["result"] == "passed", recorded
+    assert recorded["append_only_checked"] >= 1, recorded
+    archive = client_borg(web, "borg list --short --last 1").stdout.strip()
+    listing = client_borg(web, f"borg list --short ::{archive}").stdout.split()
+    assert log.lstrip("/") in listing, f"{log} not in {archive}"
+
+    # An event already collected is altered in the same window: the archive no longer begins with it.
+    # (In place, as rsyslog holds the file open: the first byte overwritten, the inode kept.)
+    create_with_a_hook_after_the_manifest(
+        web, f"printf X | dd of={log} bs=1 count=1 conv=notrunc status=none"
+    )
+    assert web.run("/usr/local/sbin/ereje-backup drill").rc != 0
+    recorded = json.loads(web.file("/var/lib/ereje-backup/drill.json").content_string)
+    assert recorded["result"] == "failed" and log.lstrip("/") in recorded["files_failed_sample"], recorded
     backup_now(web)
     assert web.run("/usr/local/sbin/ereje-backup drill").rc == 0
 

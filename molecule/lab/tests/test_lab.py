@@ -24,6 +24,7 @@ from conftest import (
     lab_host,
     run_lab_playbook,
     secret,
+    stored_mentioning,
     submit_from_workstation,
 )
 from support import molecule
@@ -320,6 +321,44 @@ def test_security_events_of_every_host_reach_the_collector():
         return gone
 
     assert molecule.wait_for(lambda: not missing(), timeout=120, interval=3), f"not collected: {missing()}"
+
+
+# The antivirus test file (EICAR): every scanner detects it, it harms nothing.
+EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def test_malware_found_on_a_host_reaches_the_administrators_as_an_alert():
+    """ATU-5.18-c: the antivirus finds a test virus on the web host; within a minute the collector
+    has the alert in its alerts file (rule, host, path) and the mail reaches the security address,
+    an alias of the mail store (aigerim's mailbox), through the gateway."""
+    web = lab_host("web")
+    token = f"ereje-alert-{RUN}"  # (the alerts file is JSON: its slashes are escaped)
+    scratch = f"/var/tmp/{token}"
+    web.run_test(f"mkdir -p {scratch} && printf '%s' {shlex.quote(EICAR)} > {scratch}/eicar.com")
+    try:
+        scan = web.run(
+            f"/usr/local/sbin/ereje-antivirus-scan --quarantine {scratch}/quarantine "
+            f"--state {scratch}/state.json {scratch}/eicar.com"
+        )
+        assert scan.rc == 0 and json.loads(web.file(f"{scratch}/state.json").content_string)["infected"] == 1
+    finally:
+        web.run(f"rm -rf {scratch}")
+    collector = lab_host("backup")
+
+    def alerted() -> list[dict]:
+        lines = collector.run(f"grep -F {token} /var/log/ereje/alerts.json").stdout.splitlines()
+        return [a for a in map(json.loads, lines) if a["rule"] == "antivirus-detection"]
+
+    assert molecule.wait_for(alerted, timeout=60), collector.run("tail -3 /var/log/ereje/alerts.json").stdout
+    (alert,) = alerted()
+    assert alert["host"] == "web" and "EICAR" in alert["alert"], alert
+    assert molecule.wait_for(lambda: stored_mentioning(f"aigerim@{DOMAIN}", token), timeout=60), (
+        "the alert mail did not reach the security address"
+    )
+    (mail,) = stored_mentioning(f"aigerim@{DOMAIN}", token)
+    assert (
+        "Subject: [ereje alert] antivirus-detection on web" in lab_host("mailbox").file(mail).content_string
+    )
 
 
 # ---- The site seen from the collector (KNMU-3-b, MVD-14-a) -----------------------------------

@@ -1,0 +1,120 @@
+"""sec_rules: the collector's alert rules become SEC rules that match the events they are meant
+for and nothing else; bad rules are refused with the rule named (ATU-5.18-c)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from alerts import sec_rules
+from ansible.errors import AnsibleFilterError
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS = yaml.safe_load((ROOT / "roles" / "log_collector" / "defaults" / "main.yml").read_text())
+
+
+def parsed(text: str) -> list[dict]:
+    """SEC's rules as key/value blocks (what SEC reads: key=value lines, blocks apart)."""
+    blocks = []
+    for block in text.strip().split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        blocks.append(dict(line.split("=", 1) for line in lines))
+    return blocks
+
+
+def fires(rule: dict, line: str) -> dict | None:
+    """The named groups of the SEC pattern on one input line (Python reads these patterns as Perl does)."""
+    found = re.search(rule["pattern"], line)
+    return found.groupdict() if found else None
+
+
+# Real events of Debian 12 hosts, as the collector hands them to SEC (sender, tag, message).
+EVENTS = {
+    "ssh-auth-failures": [
+        "ws1 sshd[4411] Invalid user nosuchuser from 127.0.0.1 port 47320",
+        "web sshd[912]: Failed password for aigerim from 10.89.0.66 port 40022 ssh2",
+    ],
+    "sudo-refused": [
+        "ws1 sudo[4398]    tmpx : user NOT in sudoers ; PWD=/ ; USER=root ; COMMAND=/usr/bin/true"
+    ],
+    "antivirus-detection": [
+        "web ereje-antivirus[77] FOUND Eicar-Signature in /srv/www/upload/x.com; quarantined as /var/lib/q/1"
+    ],
+    "service-failed": ["dc2 systemd[1] ereje-backup.service: Failed with result 'exit-code'."],
+}
+# Lines that look close but are not the event (or belong to another rule).
+NOT_EVENTS = [
+    "ws1 sshd[4411] Connection closed by invalid user nosuchuser 127.0.0.1 port 47320 [preauth]",
+    "web sshd[912] Accepted publickey for ereje-admin from 10.89.0.1 port 40022 ssh2",
+    "ws1 sudo[12]  aigerim : TTY=pts/0 ; PWD=/home/aigerim ; USER=root ; COMMAND=/usr/bin/id",
+    "backup ereje-alert[79] rule=sudo-refused host=ws1 what=x: ws1 sudo[4] tmpx : user NOT in sudoers",
+    "web logger[5] sshd[1]: Invalid user forged from 10.0.0.9 port 1",
+    "dc2 systemd[1] ssh.service: Failed with result 'exit-code'.",
+]
+
+
+def test_the_default_rules_fire_on_their_events_and_on_nothing_else():
+    rules = {
+        block["desc"].split()[0].removeprefix("rule="): block
+        for block in parsed(sec_rules(DEFAULTS["log_collector_alert_rules"]))
+    }
+    assert set(rules) == set(EVENTS)
+    for name, lines in EVENTS.items():
+        for line in lines:
+            groups = fires(rules[name], line)
+            assert groups is not None, (name, line)
+            assert groups["host"] == line.split()[0]
+        for other, rule in rules.items():
+            if other != name:
+                assert not any(fires(rule, line) for line in lines), (other, lines)
+    for line in NOT_EVENTS:
+        assert not [name for name, rule in rules.items() if fires(rule, line)], line
+    assert fires(rules["ssh-auth-failures"], EVENTS["ssh-auth-failures"][1])["source"] == "10.89.0.66"
+    assert fires(rules["sudo-refused"], EVENTS["sudo-refused"][0])["user"] == "tmpx"
+
+
+def test_a_threshold_rule_counts_per_host_and_named_group_within_its_window():
+    ssh = parsed(sec_rules(DEFAULTS["log_collector_alert_rules"]))[0]
+    assert ssh["type"] == "SingleWithThreshold" and ssh["thresh"] == "5" and ssh["window"] == "60"
+    # SEC counts events whose description is the same: the same host and the same source address.
+    assert ssh["desc"].startswith("rule=ssh-auth-failures host=$+{host} source=$+{source} what=")
+    assert ssh["action"] == "udgram /dev/log <169>ereje-alert: %s: $0"
+    sudo = parsed(sec_rules(DEFAULTS["log_collector_alert_rules"]))[1]
+    assert sudo["type"] == "Single" and "thresh" not in sudo
+
+
+GOOD = {"name": "x-rule", "summary": "something", "program": "sshd", "pattern": "(?P<who>\\S+) did it"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "X Rule"}, "name must be lower-case"),
+        ({"summary": ""}, "summary must be one line"),
+        ({"summary": "100% sure"}, "summary must be one line"),
+        ({"program": "ssh d"}, "program must be the program name"),
+        ({"pattern": "(unclosed"}, "pattern is not a regular expression"),
+        ({"pattern": "a$b"}, "$ only as its final anchor"),
+        ({"pattern": "(?<who>x)"}, "pattern is not a regular expression"),
+        ({"pattern": "(?P<host>x)"}, "the group name host is taken"),
+        ({"per": ["nobody"]}, "per names groups the pattern does not have: ['nobody']"),
+        ({"per": "who"}, "per must be a list"),
+        ({"threshold": 0}, "threshold must be a whole number from 1"),
+        ({"threshold": True}, "threshold must be a whole number from 1"),
+        ({"window": "60"}, "window must be a whole number from 1"),
+        ({"colour": "red"}, "unknown keys ['colour']"),
+    ],
+)
+def test_a_bad_rule_is_refused_with_its_name(change, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)) as refused:
+        sec_rules([GOOD | change])
+    assert "log_collector_alert_rules" in str(refused.value)
+
+
+def test_rules_must_be_a_list_of_mappings_with_distinct_names():
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        sec_rules({"name": "x"})
+    with pytest.raises(AnsibleFilterError, match="rule 1 is not a mapping"):
+        sec_rules(["x"])
+    with pytest.raises(AnsibleFilterError, match=re.escape("names used twice: ['x-rule']")):
+        sec_rules([GOOD, GOOD])
