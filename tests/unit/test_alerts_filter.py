@@ -33,6 +33,7 @@ EVENTS = {
     "ssh-auth-failures": [
         "ws1 sshd[4411] Invalid user nosuchuser from 127.0.0.1 port 47320",
         "web sshd[912]: Failed password for aigerim from 10.89.0.66 port 40022 ssh2",
+        "web sshd[913] User root from 10.89.0.66 not allowed because none of user's groups are listed",
     ],
     "sudo-refused": [
         "ws1 sudo[4398]    tmpx : user NOT in sudoers ; PWD=/ ; USER=root ; COMMAND=/usr/bin/true"
