@@ -4,11 +4,14 @@ The scenario creates the lab under its own prefix and secrets directory (molecul
 playbooks the tests run get the same two extra variables.
 """
 
+import functools
 import json
 import shlex
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -22,6 +25,7 @@ DOMAIN = "ereje.test"
 LAB_HOSTS = {"dc1", "dc2", "mail", "mailbox", "web", "backup", "ws1"}
 # Every Debian host but the backup server backs up (inventories/lab/group_vars/linux/backup.yml).
 BACKUP_CLIENTS = LAB_HOSTS - {"backup"}
+T = TypeVar("T")
 
 
 def container(name: str) -> str:
@@ -119,6 +123,14 @@ def audit_after_converge():
     return run_audit(molecule.ephemeral_dir() / "audit-converged")
 
 
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Run the calls at the same time, a thread each, and return their results in order once all
+    have ended; a call's failure (an assertion of a test's step) is raised here."""
+    with ThreadPoolExecutor(max_workers=max(len(calls), 1)) as pool:
+        running = [pool.submit(call) for call in calls]
+    return [call.result() for call in running]
+
+
 def on_each_host(changes_by_host: dict[str, dict[str, dict]], command) -> None:
     """Run ``command(change)`` of every change on its host: one host's in order, the hosts at once."""
 
@@ -127,10 +139,7 @@ def on_each_host(changes_by_host: dict[str, dict[str, dict]], command) -> None:
             done = lab_host(host).run(command(change))
             assert done.rc == 0, f"{host} {control}: {command(change)!r} failed: {done.stderr}"
 
-    with ThreadPoolExecutor(max_workers=max(len(changes_by_host), 1)) as pool:
-        running = [pool.submit(apply, host) for host in changes_by_host]
-    for host in running:
-        host.result()  # re-raises a failed break
+    at_once(*(functools.partial(apply, host) for host in changes_by_host))
 
 
 # ---- Mail as the workstation's users see it ---------------------------------------------------

@@ -8,7 +8,7 @@ before test_lab.py: the first audit is the one right after the converge.
 
 from __future__ import annotations
 
-import concurrent.futures
+import functools
 import json
 import os
 import re
@@ -16,7 +16,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import INVENTORY, LAB_HOSTS, ROOT, broken_controls, catalog_breaks, lab_vars, replica_breaks
+from conftest import (
+    INVENTORY,
+    LAB_HOSTS,
+    ROOT,
+    at_once,
+    broken_controls,
+    catalog_breaks,
+    lab_vars,
+    replica_breaks,
+)
 from support import molecule
 
 # The host the drift and ansible-runner tests work on: the workstation (baseline, events, antivirus).
@@ -224,10 +233,10 @@ def test_site_repairs_every_break_and_the_repaired_controls_then_pass(audit_afte
     Pytest runs this before test_lab.py, whose tests use the repaired hosts.
     """
     jobs = repair_jobs()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        done = {job: pool.submit(repair_and_audit, job, hosts, tmp_path / job) for job, hosts in jobs.items()}
-    for job, breaks in jobs.items():
-        output, repaired, tags = done[job].result()
+    done = at_once(
+        *(functools.partial(repair_and_audit, job, hosts, tmp_path / job) for job, hosts in jobs.items())
+    )
+    for (job, breaks), (output, repaired, tags) in zip(jobs.items(), done, strict=True):
         # The audit before had left every break in place: the repair finds something to change on
         # each broken host (a replica only pulls the repaired copy, which changes nothing of its own).
         recap = molecule.parse_recap(output)
