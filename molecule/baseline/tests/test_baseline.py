@@ -18,6 +18,7 @@ import pytest
 
 from conftest import COLLECTOR, NODE
 from support import molecule
+from support.alerts import ALERTS, alerts
 
 ADMIN = "ereje-admin"  # automation: true, as the account Ansible connects as
 PERSON = "aigerim"  # a person: sudo asks for the password whose hash molecule.yml gives
@@ -310,15 +311,6 @@ def test_log_line_reaches_collector(node, collector):
     assert molecule.wait_for(lambda: collector.run(f"grep -rlF {token} /var/log/remote").rc == 0, timeout=60)
     path = collector.check_output(f"grep -rlF {token} /var/log/remote")
     assert path.startswith(f"/var/log/remote/{NODE}/"), f"filed under an unexpected host: {path}"
-
-
-ALERTS = "/var/log/ereje/alerts.json"
-
-
-def alerts(collector, rule: str, token: str) -> list[dict]:
-    """The collector's alerts (JSON lines, roles/log_collector) of ``rule`` that mention ``token``."""
-    lines = collector.run(f"grep -F {shlex.quote(token)} {ALERTS}").stdout.splitlines()
-    return [alert for alert in map(json.loads, lines) if alert["rule"] == rule]
 
 
 def test_repeated_ssh_failures_and_a_refused_sudo_become_alerts(node, collector):

@@ -29,6 +29,7 @@ from conftest import (
     submit_from_workstation,
 )
 from support import molecule
+from support.alerts import ALERTS, alerts
 
 RUN = uuid.uuid4().hex[:8]
 
@@ -194,8 +195,7 @@ def a_declared_command_fails(before: str) -> None:
     # A command a role declared fails: no archive is made, and the journal says whose and why; the
     # failed unit is an alert on the collector (ATU-5.18-c, rule service-failed).
     dc2 = lab_host("dc2")
-    alerts = 'grep -cF \'"rule":"service-failed","host":"dc2"\' /var/log/ereje/alerts.json'
-    earlier = int(lab_host("backup").run(alerts).stdout.strip() or 0)
+    earlier = len(alerts(lab_host("backup"), "service-failed", host="dc2"))
     dc2.run_test("chmod 0644 /usr/bin/samba-tool")
     try:
         backup_fails("dc2", "samba_dc's command samba-tool")
@@ -203,7 +203,7 @@ def a_declared_command_fails(before: str) -> None:
         dc2.run_test("chmod 0755 /usr/bin/samba-tool")
     assert newest_archive("dc2")[0] == before, "a failed backup makes no archive"
     assert molecule.wait_for(
-        lambda: int(lab_host("backup").run(alerts).stdout.strip() or 0) > earlier, timeout=60
+        lambda: len(alerts(lab_host("backup"), "service-failed", host="dc2")) > earlier, timeout=60
     ), "no service-failed alert for dc2's failed backup"
     backup_passes("dc2")
 
@@ -354,13 +354,10 @@ def test_malware_found_on_a_host_reaches_the_administrators_as_an_alert():
     finally:
         web.run(f"rm -rf {scratch}")
     collector = lab_host("backup")
-
-    def alerted() -> list[dict]:
-        lines = collector.run(f"grep -F {token} /var/log/ereje/alerts.json").stdout.splitlines()
-        return [a for a in map(json.loads, lines) if a["rule"] == "antivirus-detection"]
-
-    assert molecule.wait_for(alerted, timeout=60), collector.run("tail -3 /var/log/ereje/alerts.json").stdout
-    (alert,) = alerted()
+    assert molecule.wait_for(lambda: alerts(collector, "antivirus-detection", token), timeout=60), (
+        collector.run(f"tail -3 {ALERTS}").stdout
+    )
+    (alert,) = alerts(collector, "antivirus-detection", token)
     assert alert["host"] == "web" and "EICAR" in alert["alert"], alert
     assert molecule.wait_for(lambda: stored_mentioning(f"aigerim@{DOMAIN}", token), timeout=60), (
         "the alert mail did not reach the security address"
