@@ -31,7 +31,7 @@ service_packages=(
   ldb-tools python3-cryptography libnss-winbind libpam-winbind samba-common-bin
   nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-mbstring mariadb-server mariadb-client
   python3-pymysql gzip
-  fail2ban python3-systemd debian-security-support rsyslog-gnutls nmap
+  fail2ban python3-systemd debian-security-support rsyslog-gnutls nmap aide
 )
 # Clients the Molecule scenarios use on the hosts (DNS, LDAP, PAM, archive makers for the
 # mail corpus).

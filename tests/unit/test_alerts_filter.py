@@ -42,6 +42,10 @@ EVENTS = {
         "web ereje-antivirus[77] FOUND Eicar-Signature in /srv/www/upload/x.com; quarantined as /var/lib/q/1"
     ],
     "service-failed": ["dc2 systemd[1] ereje-backup.service: Failed with result 'exit-code'."],
+    "file-integrity": [
+        "ws1 ereje-integrity[3120] CHANGED 2 entries since the accepted database made 2026-12-07 19:45:55: "
+        "added /usr/local/bin/helper, changed /usr/local/bin"
+    ],
 }
 # Lines that look close but are not the event (or belong to another rule).
 NOT_EVENTS = [
@@ -51,6 +55,7 @@ NOT_EVENTS = [
     "backup ereje-alert[79] rule=sudo-refused host=ws1 what=x: ws1 sudo[4] tmpx : user NOT in sudoers",
     "web logger[5] sshd[1]: Invalid user forged from 10.0.0.9 port 1",
     "dc2 systemd[1] ssh.service: Failed with result 'exit-code'.",
+    "ws1 ereje-integrity[3120] OK 3089 entries match the accepted database made 2026-12-07 19:45:55",
 ]
 
 
@@ -72,6 +77,8 @@ def test_the_default_rules_fire_on_their_events_and_on_nothing_else():
         assert not [name for name, rule in rules.items() if fires(rule, line)], line
     assert fires(rules["ssh-auth-failures"], EVENTS["ssh-auth-failures"][1])["source"] == "10.89.0.66"
     assert fires(rules["sudo-refused"], EVENTS["sudo-refused"][0])["user"] == "tmpx"
+    changed = fires(rules["file-integrity"], EVENTS["file-integrity"][0])["entries"]
+    assert changed == "added /usr/local/bin/helper, changed /usr/local/bin"
 
 
 def test_a_threshold_rule_counts_per_host_and_named_group_within_its_window():

@@ -745,6 +745,125 @@ def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, 
         node.run_test("systemctl reload nftables")
 
 
+# ---- ATU-5.11-a: system files change only through a run, and any other change is found ----------
+# These run last but one: the last of them accepts, as a person would after looking, what the tests
+# above changed by hand on the hosts, so that the no-drift check after them finds nothing.
+
+INTEGRITY_CHECK = "ereje-integrity-check.service"
+
+
+def integrity(*extra: str) -> tuple[int, str]:
+    """Run the file integrity play (site.yml's last) on the node: return code and output, its blanks
+    collapsed. Run for real it is a run of its own: it accepts only what changed after it began."""
+    result, _ = molecule.run_playbook("integrity.yml", "-v", "--limit", NODE, *extra)
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+def daily_check(node) -> str:
+    """Start the daily check now and return the line it wrote to the journal."""
+    node.run_test(f"systemctl start {INTEGRITY_CHECK}")
+    assert node.run(f"systemctl is-failed {INTEGRITY_CHECK}").stdout.strip() != "failed"
+    lines = node.check_output(
+        f"journalctl -u {INTEGRITY_CHECK} -o cat --no-pager -n 20 | grep -E '^(OK|CHANGED) '"
+    )
+    return lines.splitlines()[-1]
+
+
+def accept_everything(node) -> None:
+    """What a person does after looking: accept every difference, then the check finds none."""
+    rc, output = integrity("-e", "file_integrity_accept_all=true")
+    assert rc == 0, output[-3000:]
+    rc, output = integrity("--check")
+    assert rc == 0, output[-3000:]
+    assert "entries match the reference database made" in output, output[-3000:]
+
+
+def test_a_program_added_by_hand_is_alerted_and_fails_the_check_until_accepted(node, collector):
+    """ATU-5.11-a: a program put in /usr/local/bin by hand is found by the daily check, whose line
+    becomes an alert on the collector naming it (ATU-5.18-c), and by the check against the reference
+    kept on the controller, as the audit runs it. A run of the play after it does not accept it (it
+    was there before the run began), and the play fails; once a person accepts, the check passes."""
+    intruder = f"/usr/local/bin/ereje-intruder-{uuid.uuid4().hex[:8]}"
+    node.run_test(f"printf '#!/bin/sh\\nid\\n' > {intruder} && chmod 0755 {intruder}")
+    try:
+        line = daily_check(node)
+        assert line.startswith("CHANGED ") and f"added {intruder}" in line, line
+        assert molecule.wait_for(
+            lambda: alerts(collector, "file-integrity", intruder.rsplit("/", 1)[1], NODE)
+        )
+
+        rc, output = integrity("--check")
+        assert rc != 0, output[-3000:]
+        assert "change(s) to watched files nobody accepted" in output and f"added {intruder}" in output, (
+            output[-3000:]
+        )
+        rc, output = integrity()
+        assert rc != 0, output[-3000:]
+        assert "made before this run" in output and f"added {intruder}" in output, output[-3000:]
+    finally:
+        node.run_test(f"rm -f {intruder}")
+    accept_everything(node)
+    assert daily_check(node).startswith("OK ")
+    accepted = node.check_output(
+        "journalctl -t ereje-integrity -o cat --no-pager | grep ACCEPTED | tail -n 1"
+    )
+    assert "by an administrator (accept all)" in accepted and intruder in accepted, accepted
+
+
+def test_a_run_accepts_its_own_changes_but_not_one_made_before_it(node):
+    """ATU-5.11-a: sshd's configuration changed by hand is put right by a converge, which accepts its
+    own change (the file it wrote) and passes; the audit's check then finds nothing. A file changed by
+    hand that no role manages (/etc/motd) is not accepted by the next converge, which fails naming it
+    as made before the run (and accepts nothing, its own repair included) until a person accepts."""
+    weaken = "sed -i 's/^PermitRootLogin no$/PermitRootLogin yes/' /etc/ssh/sshd_config"
+    node.run_test(weaken)
+    result, recap = molecule.run_playbook("converge.yml", "-v", "--limit", NODE)
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 0, said[-3000:]
+    assert "changed /etc/ssh/sshd_config" in said, said[-3000:]
+    rc, output = integrity("--check")
+    assert rc == 0, output[-3000:]
+
+    node.run_test(weaken)
+    node.run_test("echo '# changed by hand' >> /etc/motd")
+    try:
+        result, recap = molecule.run_playbook("converge.yml", "-v", "--limit", NODE)
+        said = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode != 0 and recap[NODE]["failed"] == 1, said[-3000:]
+        assert "made before this run" in said and "changed /etc/motd" in said, said[-3000:]
+        assert "this run's own changes are accepted with them" in said, said[-3000:]
+        assert "PermitRootLogin no" in node.file("/etc/ssh/sshd_config").content_string
+    finally:
+        node.run_test("sed -i '/# changed by hand/d' /etc/motd")
+    accept_everything(node)
+
+
+def test_a_database_re_made_on_the_host_does_not_hide_a_change(node):
+    """ATU-5.11-a: an intruder who adds a program and re-makes the host's own AIDE database hides it
+    from the daily check on the host, not from the check against the reference kept on the
+    controller: the audit's check fails naming both the program and the replaced database. A converge
+    puts the reference back on the host, and the daily check then finds the program too."""
+    intruder = f"/usr/local/bin/ereje-hidden-{uuid.uuid4().hex[:8]}"
+    node.run_test(f"printf '#!/bin/sh\\nid\\n' > {intruder} && chmod 0755 {intruder}")
+    try:
+        node.run_test(
+            "aide --init --config /etc/ereje/integrity/aide.conf "
+            "-B database_out=file:/var/lib/ereje/integrity/aide.db -B gzip_dbout=no"
+        )
+        assert daily_check(node).startswith("OK "), "the re-made database hides the program on the host"
+        rc, output = integrity("--check")
+        assert rc != 0, output[-3000:]
+        assert "the database on this host is not the reference kept off the host" in output, output[-3000:]
+        assert f"added {intruder}" in output, output[-3000:]
+        rc, output = integrity()
+        assert rc != 0 and "made before this run" in output, output[-3000:]
+        line = daily_check(node)
+        assert line.startswith("CHANGED ") and f"added {intruder}" in line, line
+    finally:
+        node.run_test(f"rm -f {intruder}")
+    accept_everything(node)
+
+
 # ---- the whole role ---------------------------------------------------------------------------
 
 
