@@ -163,6 +163,90 @@ def attribute(entries: list[dict], since: float | None) -> list[dict]:
     return out
 
 
+# Debian 12 merged /bin into /usr/bin: dpkg may know a program by either name.
+MERGED_USR = (("/usr/bin/", "/bin/"), ("/usr/sbin/", "/sbin/"), ("/usr/lib/", "/lib/"))
+
+
+def dpkg_names(path: str) -> list[str]:
+    """The names dpkg may have registered a file under."""
+    return [path] + [alias + path[len(usr) :] for usr, alias in MERGED_USR if path.startswith(usr)]
+
+
+def parse_owners(text: str) -> tuple[dict[str, set[str]], set[str]]:
+    """`dpkg-query -S` output: the packages owning each path, and the paths a diversion concerns."""
+    owners: dict[str, set[str]] = {}
+    diverted: set[str] = set()
+    for line in text.splitlines():
+        packages, sep, path = line.partition(": ")
+        if not sep:
+            continue
+        if packages.startswith("diversion by "):
+            diverted.add(path.strip())
+            continue
+        owners[path.strip()] = {name.strip().split(":")[0] for name in packages.split(",")}
+    return owners, diverted
+
+
+def parse_verify(text: str) -> set[str]:
+    """`dpkg --verify` output: the files that do not match their package (content or missing)."""
+    return {
+        line.split()[-1] for line in text.splitlines() if line.split() and line.split()[-1].startswith("/")
+    }
+
+
+def dpkg_facts(module: AnsibleModule, entries: list[dict]) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """What dpkg says of the entries changed before this run: the files a Debian package owns whose
+    content dpkg verifies against the package's checksums ({path: package}), and the packages that
+    own each changed directory ({path: packages})."""
+    before = [e for e in entries if e["by"] == "before" and e["kind"] in ("added", "changed")]
+    names = {
+        name: e["path"] for e in before if e["summary"][:1] in ("f", "d") for name in dpkg_names(e["path"])
+    }
+    if not names:
+        return {}, {}
+    _, out, _ = module.run_command(["dpkg-query", "-S", "--", *names], environ_update={"LC_ALL": "C"})
+    owners, diverted = parse_owners(out)
+    owned = {name: found for name, found in owners.items() if name in names and name not in diverted}
+    is_dir = {e["path"] for e in before if e["summary"].startswith("d")}
+    directories: dict[str, set[str]] = {}
+    for name, found in owned.items():
+        if names[name] in is_dir:
+            directories.setdefault(names[name], set()).update(found)
+    files = {name: found for name, found in owned.items() if names[name] not in is_dir}
+    if not files:
+        return {}, directories
+    _, out, _ = module.run_command(["dpkg", "--verify", *sorted(set().union(*files.values()))])
+    failing = parse_verify(out)
+    return {
+        names[name]: sorted(found)[0] for name, found in files.items() if name not in failing
+    }, directories
+
+
+def by_packages(entries: list[dict], vouched: dict[str, str], directories: dict[str, set[str]]) -> list[dict]:
+    """Entries a package update explains get ``by: package``: a changed file dpkg verifies; a new
+    file of a package that also changed a file that was there (an upgrade, not a package someone
+    installed); a directory of such an upgraded package with no other change listed inside it."""
+    out = [
+        {**e, "by": "package", "package": vouched[e["path"]]} if e["path"] in vouched else e for e in entries
+    ]
+    upgraded = {e["package"] for e in out if e["by"] == "package" and e["kind"] == "changed"}
+    out = [
+        {**e, "by": "before"}
+        if e["by"] == "package" and e["kind"] == "added" and e["package"] not in upgraded
+        else e
+        for e in out
+    ]
+    for entry in out:
+        if entry["by"] != "before" or entry["kind"] != "changed" or not entry["summary"].startswith("d"):
+            continue
+        inside = [e for e in out if os.path.dirname(e["path"]) == entry["path"]]
+        mine = directories.get(entry["path"], set()) & upgraded
+        explained = any(e["by"] == "package" for e in inside) or mine
+        if explained and all(e["by"] in ("run", "package") for e in inside):
+            entry.update(by="package", package=", ".join(sorted(mine)) or "its updated files")
+    return out
+
+
 def listed(entries: list[dict], limit: int) -> str:
     """'added /a, changed /b ... and N more' for a message."""
     names = [f"{e['kind']} {e['path']}" for e in entries[:limit]]
@@ -247,7 +331,8 @@ def judge(
     entries: list[dict], reference: str, host_copy: str | None, accept: str, limit: int
 ) -> tuple[list[str], list[dict], str | None]:
     """Problems, the entries accepted, and what the host's database becomes: "new" (AIDE's new
-    database), "reference" (the reference put back) or None (left as it is)."""
+    database), "reference" (the reference put back) or None (left as it is). A package update dpkg
+    verified is never a problem; a converge accepts it with the run's own changes."""
     problems: list[str] = []
     if not reference:
         if accept == "none":
@@ -256,16 +341,20 @@ def judge(
                 "file_integrity_reference_dir): run site.yml to make the first one"
             )
             return problems, [], None
-        journal(f"ACCEPTED the first database: {len(entries)} differences, the host as it is now")
+        journal("ACCEPTED the first database: the host as it is now (no reference before)")
         return problems, [], "new"
     before = [e for e in entries if e["by"] == "before"]
     accepted = {"none": [], "run": entries if not before else [], "all": entries}[accept]
     becomes = None
     if accepted:
         becomes = "new"
-        who = "by an administrator (accept all)" if accept == "all" else "made by this run of site.yml"
+        who = (
+            "by an administrator (accept all)"
+            if accept == "all"
+            else "made by this run of site.yml or by Debian package updates (dpkg verified them)"
+        )
         journal(f"ACCEPTED {len(accepted)} change(s) {who}: {listed(accepted, limit)}")
-    unaccepted = [e for e in entries if e not in accepted]
+    unaccepted = [e for e in entries if e not in accepted and (accept != "none" or e["by"] != "package")]
     if unaccepted:
         earlier = [e for e in unaccepted if e["by"] == "before"]
         problems.append(
@@ -314,6 +403,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ereje-integrity-") as scratch:
         checked, entries, new_db = run_aide(module, p["config"], reference, scratch)
     entries = attribute(entries, p["since"])
+    entries = by_packages(entries, *dpkg_facts(module, entries))
     problems, accepted, becomes = judge(entries, reference, host_copy, accept, p["list_limit"])
     install_text = {"new": new_db, "reference": reference, None: None}[becomes]
 
@@ -321,11 +411,17 @@ def main() -> None:
     if changed and not module.check_mode:
         install(p["database"], install_text)
     current = install_text if install_text is not None else reference
+    updated = [e for e in entries if e["by"] == "package" and e not in accepted]
     evidence = (
-        f"{checked} entries match the reference database made {made(current) or 'now'} "
-        f"(sha256 {sha256(current)[:16]}), kept off the host"
+        f"{checked} entries {'compared with' if updated else 'match'} the reference database made "
+        f"{made(current) or 'now'} (sha256 {sha256(current)[:16]}), kept off the host"
         + (f"; accepted {listed(accepted, p['list_limit'])}" if accepted else "")
     )
+    if updated:
+        evidence += (
+            "; changed by Debian package updates, their content verified by dpkg (a converge accepts them): "
+        )
+        evidence += ", ".join(f"{e['kind']} {e['path']} ({e['package']})" for e in updated[: p["list_limit"]])
     result = status_result(
         problems,
         evidence,
