@@ -351,7 +351,7 @@ def judge(
         who = (
             "by an administrator (accept all)"
             if accept == "all"
-            else "made by this run of site.yml or by Debian package updates (dpkg verified them)"
+            else "made by this run or by Debian package updates (dpkg verified them)"
         )
         journal(f"ACCEPTED {len(accepted)} change(s) {who}: {listed(accepted, limit)}")
     unaccepted = [e for e in entries if e not in accepted and (accept != "none" or e["by"] != "package")]

@@ -99,8 +99,8 @@ def test_a_run_accepts_its_own_changes(monkeypatch):
     problems, accepted, becomes = m.judge(entries, REFERENCE, REFERENCE, "run", 20)
     assert (problems, accepted, becomes) == ([], entries, "new")
     assert said == [
-        "ACCEPTED 2 change(s) made by this run of site.yml or by Debian package updates (dpkg verified "
-        "them): changed /etc/ssh/sshd_config, changed /etc/ssh"
+        "ACCEPTED 2 change(s) made by this run or by Debian package updates (dpkg verified them): "
+        "changed /etc/ssh/sshd_config, changed /etc/ssh"
     ]
 
 
