@@ -117,147 +117,28 @@ msg:
 """
 
 import hashlib
-import json
 import os
-import re
 import syslog
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ereje.compliance.plugins.module_utils.integrity import (
+    DIFFERENCES,
+    ERRORS,
+    attribute,
+    by_packages,
+    dpkg_facts,
+    listed,
+    made,
+    parse_report,
+)
 from ansible_collections.ereje.compliance.plugins.module_utils.status import FAIL_ON_PROBLEM, status_result
 
-# AIDE's exit status: bits 1, 2 and 4 say entries were added, removed or changed; 14 and above are errors.
-DIFFERENCES = 7
-ERRORS = 14
-MADE = re.compile(r"^# Time of generation was (.+)$", re.MULTILINE)
 
-
-def parse_report(text: str) -> tuple[int, list[dict]]:
-    """The number of entries checked and the differences of AIDE's JSON report (report_format=json)."""
-    report = json.loads(text)
-    entries = [
-        {"path": path, "kind": kind, "summary": summary.strip()}
-        for kind in ("added", "removed", "changed")
-        for path, summary in sorted(report.get(kind, {}).items())
-    ]
-    return int(report.get("number_of_entries", {}).get("total", 0)), entries
-
-
-def changed_at(entry: dict) -> float | None:
-    """When the entry last changed on the host: its ctime, a removed entry's directory's (None if gone)."""
-    path = os.path.dirname(entry["path"]) if entry["kind"] == "removed" else entry["path"]
-    try:
-        return os.lstat(path).st_ctime
-    except OSError:
-        return None
-
-
-def attribute(entries: list[dict], since: float | None) -> list[dict]:
-    """Each entry with ``by``: run when it changed at or after ``since``, before otherwise."""
-    out = []
-    for entry in entries:
-        when = changed_at(entry)
-        by_run = since is not None and when is not None and when >= since
-        out.append({**entry, "by": "run" if by_run else "before"})
-    return out
-
-
-# Debian 12 merged /bin into /usr/bin: dpkg may know a program by either name.
-MERGED_USR = (("/usr/bin/", "/bin/"), ("/usr/sbin/", "/sbin/"), ("/usr/lib/", "/lib/"))
-
-
-def dpkg_names(path: str) -> list[str]:
-    """The names dpkg may have registered a file under."""
-    return [path] + [alias + path[len(usr) :] for usr, alias in MERGED_USR if path.startswith(usr)]
-
-
-def parse_owners(text: str) -> tuple[dict[str, set[str]], set[str]]:
-    """`dpkg-query -S` output: the packages owning each path, and the paths a diversion concerns."""
-    owners: dict[str, set[str]] = {}
-    diverted: set[str] = set()
-    for line in text.splitlines():
-        packages, sep, path = line.partition(": ")
-        if not sep:
-            continue
-        if packages.startswith("diversion by "):
-            diverted.add(path.strip())
-            continue
-        owners[path.strip()] = {name.strip().split(":")[0] for name in packages.split(",")}
-    return owners, diverted
-
-
-def parse_verify(text: str) -> set[str]:
-    """`dpkg --verify` output: the files that do not match their package (content or missing)."""
-    return {
-        line.split()[-1] for line in text.splitlines() if line.split() and line.split()[-1].startswith("/")
-    }
-
-
-def dpkg_facts(module: AnsibleModule, entries: list[dict]) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """What dpkg says of the entries changed before this run: the files a Debian package owns whose
-    content dpkg verifies against the package's checksums ({path: package}), and the packages that
-    own each changed directory ({path: packages})."""
-    before = [e for e in entries if e["by"] == "before" and e["kind"] in ("added", "changed")]
-    names = {
-        name: e["path"] for e in before if e["summary"][:1] in ("f", "d") for name in dpkg_names(e["path"])
-    }
-    if not names:
-        return {}, {}
-    _, out, _ = module.run_command(["dpkg-query", "-S", "--", *names], environ_update={"LC_ALL": "C"})
-    owners, diverted = parse_owners(out)
-    owned = {name: found for name, found in owners.items() if name in names and name not in diverted}
-    is_dir = {e["path"] for e in before if e["summary"].startswith("d")}
-    directories: dict[str, set[str]] = {}
-    for name, found in owned.items():
-        if names[name] in is_dir:
-            directories.setdefault(names[name], set()).update(found)
-    files = {name: found for name, found in owned.items() if names[name] not in is_dir}
-    if not files:
-        return {}, directories
-    _, out, _ = module.run_command(["dpkg", "--verify", *sorted(set().union(*files.values()))])
-    failing = parse_verify(out)
-    return {
-        names[name]: sorted(found)[0] for name, found in files.items() if name not in failing
-    }, directories
-
-
-def by_packages(entries: list[dict], vouched: dict[str, str], directories: dict[str, set[str]]) -> list[dict]:
-    """Entries a package update explains get ``by: package``: a changed file dpkg verifies; a new
-    file of a package that also changed a file that was there (an upgrade, not a package someone
-    installed); a directory of such an upgraded package with no other change listed inside it."""
-    out = [
-        {**e, "by": "package", "package": vouched[e["path"]]} if e["path"] in vouched else e for e in entries
-    ]
-    upgraded = {e["package"] for e in out if e["by"] == "package" and e["kind"] == "changed"}
-    out = [
-        {**e, "by": "before"}
-        if e["by"] == "package" and e["kind"] == "added" and e["package"] not in upgraded
-        else e
-        for e in out
-    ]
-    for entry in out:
-        if entry["by"] != "before" or entry["kind"] != "changed" or not entry["summary"].startswith("d"):
-            continue
-        inside = [e for e in out if os.path.dirname(e["path"]) == entry["path"]]
-        mine = directories.get(entry["path"], set()) & upgraded
-        explained = any(e["by"] == "package" for e in inside) or mine
-        if explained and all(e["by"] in ("run", "package") for e in inside):
-            entry.update(by="package", package=", ".join(sorted(mine)) or "its updated files")
-    return out
-
-
-def listed(entries: list[dict], limit: int) -> str:
-    """'added /a, changed /b ... and N more' for a message."""
-    names = [f"{e['kind']} {e['path']}" for e in entries[:limit]]
-    more = len(entries) - limit
-    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
-
-
-def made(database: str) -> str:
-    """When AIDE made a database (its header), or ''."""
-    found = MADE.search(database[:400])
-    return found.group(1).strip() if found else ""
+def dpkg_output(module: AnsibleModule, argv: list[str]) -> str:
+    """What a dpkg command says (its standard output), in the C locale."""
+    return module.run_command(argv, environ_update={"LC_ALL": "C"})[1]
 
 
 def sha256(text: str) -> str:
@@ -403,7 +284,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ereje-integrity-") as scratch:
         checked, entries, new_db = run_aide(module, p["config"], reference, scratch)
     entries = attribute(entries, p["since"])
-    entries = by_packages(entries, *dpkg_facts(module, entries))
+    entries = by_packages(entries, *dpkg_facts(lambda argv: dpkg_output(module, argv), entries))
     problems, accepted, becomes = judge(entries, reference, host_copy, accept, p["list_limit"])
     install_text = {"new": new_db, "reference": reference, None: None}[becomes]
 

@@ -1,6 +1,7 @@
-"""File integrity (ATU-5.11-a): AIDE's JSON report read, each change attributed to the run or to
-someone before it, and what a converge, the audit and a person's acceptance do with them
-(library/ereje_file_integrity.py); the daily check's journal line (roles/file_integrity)."""
+"""File integrity (ATU-5.11-a): AIDE's JSON report read, each change attributed to the run, to a
+package update or to someone before it (module_utils/integrity.py), what a converge, the audit and a
+person's acceptance do with them (library/ereje_file_integrity.py), and the daily check's journal
+lines (roles/file_integrity)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import ereje_file_integrity as m
 import pytest
 
+from ansible_collections.ereje.compliance.plugins.module_utils import integrity as shared
 from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +49,7 @@ def entry(path: str, kind: str = "changed", by: str = "run") -> dict:
 
 
 def test_the_report_gives_the_entries_checked_and_each_difference_by_kind():
-    checked, entries = m.parse_report(REPORT)
+    checked, entries = shared.parse_report(REPORT)
     assert checked == 3089
     assert entries == [
         {"path": "/usr/local/bin/a b", "kind": "added", "summary": "f+++++++++++++++++"},
@@ -58,7 +60,7 @@ def test_the_report_gives_the_entries_checked_and_each_difference_by_kind():
 
 
 def test_a_report_without_differences_has_no_entries():
-    assert m.parse_report(json.dumps({"number_of_entries": {"total": 12}})) == (12, [])
+    assert shared.parse_report(json.dumps({"number_of_entries": {"total": 12}})) == (12, [])
 
 
 def test_a_change_is_the_runs_when_its_ctime_is_after_the_run_began(tmp_path):
@@ -77,10 +79,10 @@ def test_a_change_is_the_runs_when_its_ctime_is_after_the_run_began(tmp_path):
         {"path": str(gone_dir / "was-here"), "kind": "removed", "summary": ""},
         {"path": str(tmp_path / "vanished" / "too"), "kind": "removed", "summary": ""},
     ]
-    by = [e["by"] for e in m.attribute(entries, since)]
+    by = [e["by"] for e in shared.attribute(entries, since)]
     assert by == ["before", "run", "run", "before"]
     # Without the run's start nothing is the run's own.
-    assert {e["by"] for e in m.attribute(entries, None)} == {"before"}
+    assert {e["by"] for e in shared.attribute(entries, None)} == {"before"}
 
 
 def test_the_audit_reports_every_difference_and_accepts_nothing():
@@ -150,21 +152,30 @@ def test_without_a_reference_the_audit_fails_and_a_converge_makes_the_first(monk
 
 def test_a_long_list_is_cut_with_how_many_more():
     entries = [entry(f"/etc/f{i}") for i in range(25)]
-    assert m.listed(entries, 2) == "changed /etc/f0, changed /etc/f1 and 23 more"
-    assert m.made(REFERENCE) == "2026-12-07 19:45:55"
-    assert m.made("not a database") == ""
+    assert shared.listed(entries, 2) == "changed /etc/f0, changed /etc/f1 and 23 more"
+    assert shared.made(REFERENCE) == "2026-12-07 19:45:55"
+    assert shared.made("not a database") == ""
 
 
-def test_the_daily_check_writes_one_line_naming_what_changed(tmp_path):
+def test_the_daily_check_names_what_changed_and_apart_what_package_updates_changed(tmp_path):
     database = tmp_path / "aide.db"
     database.write_text(REFERENCE)
-    line = check.summary(json.loads(REPORT), check.made(str(database)))
-    assert line == (
+    checked, entries = shared.parse_report(REPORT)
+    entries = shared.attribute(entries, None)
+    entries = shared.by_packages(entries, {"/usr/sbin/e2freefrag": "e2fsprogs"}, {})
+    assert check.summary(checked, entries, check.made(str(database))) == [
+        # A removed file is never a package's (dpkg cannot vouch for what is gone).
         "CHANGED 4 entries since the accepted database made 2026-12-07 19:45:55: added /usr/local/bin/a b, "
         "removed /usr/sbin/e2freefrag, changed /etc/ssh, changed /etc/ssh/sshd_config"
-    )
-    calm = check.summary({"number_of_entries": {"total": 3089}}, check.made(str(tmp_path / "missing")))
-    assert calm == "OK 3089 entries match the accepted database made at an unknown time"
+    ]
+    update = [{"path": "/usr/bin/openssl", "kind": "changed", "summary": "f = ... mci.H..", "by": "before"}]
+    update = shared.by_packages(update, {"/usr/bin/openssl": "openssl"}, {})
+    assert check.summary(3089, update, "2026-12-07 19:45:55") == [
+        "UPDATED 1 entries by Debian package updates, their content verified by dpkg (the next run of "
+        "site.yml accepts them): changed /usr/bin/openssl (openssl)"
+    ]
+    calm = check.summary(3089, [], check.made(str(tmp_path / "missing")))
+    assert calm == ["OK 3089 entries match the accepted database made at an unknown time"]
 
 
 # dpkg's answers on a lab host (Debian 12): who owns what, and what does not match its package.
@@ -181,14 +192,14 @@ missing     /usr/bin/gone
 
 
 def test_dpkg_owners_and_diversions_are_read():
-    owners, diverted = m.parse_owners(OWNERS)
+    owners, diverted = shared.parse_owners(OWNERS)
     assert owners["/usr/bin/id"] == {"coreutils"}
     assert owners["/usr/lib/x86_64-linux-gnu/security/pam_unix.so"] == {"libpam-modules", "libpam-runtime"}
     assert diverted == {"/bin/sh", "/bin/sh.distrib"}
-    assert m.parse_verify(VERIFY) == {"/etc/ssh/moduli", "/bin/ls", "/usr/bin/gone"}
+    assert shared.parse_verify(VERIFY) == {"/etc/ssh/moduli", "/bin/ls", "/usr/bin/gone"}
     # Merged /usr: a program may be registered under /bin.
-    assert m.dpkg_names("/usr/bin/ls") == ["/usr/bin/ls", "/bin/ls"]
-    assert m.dpkg_names("/etc/motd") == ["/etc/motd"]
+    assert shared.dpkg_names("/usr/bin/ls") == ["/usr/bin/ls", "/bin/ls"]
+    assert shared.dpkg_names("/etc/motd") == ["/etc/motd"]
 
 
 def test_a_package_update_explains_its_files_and_their_directory_but_not_a_new_package():
@@ -205,7 +216,7 @@ def test_a_package_update_explains_its_files_and_their_directory_but_not_a_new_p
     vouched = {"/usr/bin/id": "coreutils", "/usr/bin/newtool": "coreutils", "/usr/sbin/socat": "socat"}
     # /etc/ssl: a directory of the upgraded package where it replaced a file with the same content.
     directories = {"/etc/ssl": {"coreutils", "ca-certificates"}, "/etc/ssh": {"openssh-client"}}
-    by = {e["path"]: e["by"] for e in m.by_packages(entries, vouched, directories)}
+    by = {e["path"]: e["by"] for e in shared.by_packages(entries, vouched, directories)}
     assert by == {
         "/usr/bin": "package",  # every change inside it is an update's
         "/usr/bin/id": "package",
