@@ -17,9 +17,9 @@ import os
 import re
 from collections.abc import Callable
 
-# AIDE's exit status: bits 1, 2 and 4 say entries were added, removed or changed; 14 and above are errors.
+# AIDE's exit status: bits 1, 2 and 4 say entries were added, removed or changed; any other bit
+# (14 and above) is an error.
 DIFFERENCES = 7
-ERRORS = 14
 MADE = re.compile(r"^# Time of generation was (.+)$", re.MULTILINE)
 
 
@@ -45,11 +45,12 @@ def changed_at(entry: dict) -> float | None:
 
 def attribute(entries: list[dict], since: float | None) -> list[dict]:
     """Each entry with ``by``: run when it changed at or after ``since``, before otherwise."""
+    if since is None:  # no run (the daily check): nothing is a run's, no file need be looked at
+        return [{**entry, "by": "before"} for entry in entries]
     out = []
     for entry in entries:
         when = changed_at(entry)
-        by_run = since is not None and when is not None and when >= since
-        out.append({**entry, "by": "run" if by_run else "before"})
+        out.append({**entry, "by": "run" if when is not None and when >= since else "before"})
     return out
 
 
