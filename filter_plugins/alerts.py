@@ -14,7 +14,9 @@ The collector feeds SEC one line per event, ``<sending host> <program>[<pid>][:]
 host being the one whose certificate and address the event came with (never a name the sender
 wrote). ``sec_rules`` checks every rule and writes one SEC rule for it: ``Single`` when one event
 is enough, ``SingleWithThreshold`` when ``threshold`` events of the same host (and of the same
-values of the named groups in ``per``) within ``window`` seconds make an alert. An alert is written
+values of the named groups in ``per``) within ``window`` seconds make an alert, ``SingleWithSuppress``
+when one event is enough and the same host and values then stay quiet for ``quiet`` seconds (a
+finding that a scheduled check repeats every hour is mailed once a day). An alert is written
 to the collector's own journal under the tag ``ereje-alert`` (through /dev/log), as
 ``rule=<name> host=<host> <per values> what=<summary>: <the event>``, which rsyslog then files in
 the alerts file and mails to the administrators (ATU-5.18-c). Bad input stops the play before
@@ -30,7 +32,7 @@ from ansible.errors import AnsibleFilterError
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 _PROGRAM = re.compile(r"^[A-Za-z0-9_.@/-]{1,64}$")
 _GROUP = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_KEYS = {"name", "summary", "program", "pattern", "per", "threshold", "window"}
+_KEYS = {"name", "summary", "program", "pattern", "per", "threshold", "window", "quiet"}
 # local5.alert: facility 21, severity 1, as a syslog message's priority.
 _PRIORITY = 21 * 8 + 1
 
@@ -43,6 +45,18 @@ def _positive(label: str, key: str, value: object, most: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise _rule_error(label, f"{key} must be a whole number from 1 to {most}, not {value!r}")
     return value
+
+
+def _counting(label: str, rule: dict) -> tuple[int, int, int | None]:
+    """How events are counted: threshold within window, and quiet (None: not set) after one event."""
+    threshold = _positive(label, "threshold", rule.get("threshold", 1), 10000)
+    window = _positive(label, "window", rule.get("window", 60), 86400)
+    quiet = rule.get("quiet")
+    if quiet is not None:
+        quiet = _positive(label, "quiet", quiet, 604800)
+        if threshold > 1:
+            raise _rule_error(label, "quiet is for rules of one event (a threshold rule is quiet its window)")
+    return threshold, window, quiet
 
 
 def _checked(rule: object, index: int) -> dict:
@@ -82,8 +96,7 @@ def _checked(rule: object, index: int) -> dict:
     missing = [g for g in per if g not in compiled.groupindex]
     if missing:
         raise _rule_error(label, f"per names groups the pattern does not have: {missing}")
-    threshold = _positive(label, "threshold", rule.get("threshold", 1), 10000)
-    window = _positive(label, "window", rule.get("window", 60), 86400)
+    threshold, window, quiet = _counting(label, rule)
     return {
         "name": name,
         "summary": summary.strip(),
@@ -92,7 +105,15 @@ def _checked(rule: object, index: int) -> dict:
         "per": per,
         "threshold": threshold,
         "window": window,
+        "quiet": quiet,
     }
+
+
+def _sec_type(rule: dict) -> str:
+    """SEC's rule type: one event (quiet afterwards for the same key), or a threshold within a window."""
+    if rule["threshold"] > 1:
+        return "SingleWithThreshold"
+    return "SingleWithSuppress" if rule["quiet"] else "Single"
 
 
 def sec_rules(rules: object) -> str:
@@ -116,7 +137,7 @@ def sec_rules(rules: object) -> str:
             desc += f" ({rule['threshold']} within {rule['window']} s)"
         lines = [
             f"# {rule['name']}: {rule['summary']}",
-            "type=Single" if rule["threshold"] == 1 else "type=SingleWithThreshold",
+            f"type={_sec_type(rule)}",
             "ptype=RegExp",
             f"pattern={pattern}",
             f"desc={desc}",
@@ -125,6 +146,8 @@ def sec_rules(rules: object) -> str:
         ]
         if rule["threshold"] > 1:
             lines += [f"thresh={rule['threshold']}", f"window={rule['window']}"]
+        elif rule["quiet"]:
+            lines.append(f"window={rule['quiet']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

@@ -6,11 +6,17 @@ import json
 import os
 import stat
 from datetime import UTC, datetime
+from pathlib import Path
 
 import ereje_access_review as m
 import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.ereje.compliance.plugins.module_utils import access
+from support.scripts import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ADMIN_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID9jnAhoskQI7t084chxHmVVa8h8O62czjZGecWjM/mj ereje-admin@controller"
@@ -134,33 +140,33 @@ def lab_root(tmp_path, passwd=PASSWD, group=GROUP):
 def run_review(root, sudo=None, protected=frozenset(), **overrides):
     """The whole decision on a fake root: options and roles' files read, host read, judged."""
     p = params(**overrides)
-    files, problems = m.read_access_dir(str(root), p["access_dir"])
-    policy = m.build_policy(p, files, problems)
-    host = m.read_host(str(root), policy["declared"])
-    host["sudo"] = {"principals": m.sudo_principals(LAB_SUDOERS if sudo is None else sudo)}
-    return m.review(host, policy, protected), host
+    files, problems = access.read_access_dir(str(root), p["access_dir"])
+    policy = access.build_policy(p, files, problems)
+    host = access.read_host(str(root), policy["declared"])
+    host["sudo"] = {"principals": access.sudo_principals(LAB_SUDOERS if sudo is None else sudo)}
+    return access.review(host, policy, protected), host
 
 
 # ---- Reading -------------------------------------------------------------------------------
 
 
 def test_passwd_and_group_are_read_as_text_with_broken_and_nis_lines_skipped():
-    accounts = m.parse_passwd(PASSWD + "+@nis::::::\n# comment\nbroken:x:1\nbad:x:uid:0::/:/bin/sh\n")
+    accounts = access.parse_passwd(PASSWD + "+@nis::::::\n# comment\nbroken:x:1\nbad:x:uid:0::/:/bin/sh\n")
     assert [a["name"] for a in accounts] == ["root", "daemon", "nobody", "sshd", "ereje-admin", "borg"]
     assert accounts[-1] == {"name": "borg", "uid": 999, "gid": 999, "home": "/srv/borg"}
-    groups = m.parse_group(GROUP + "sudo:x:99:late\n")
+    groups = access.parse_group(GROUP + "sudo:x:99:late\n")
     assert groups["ereje-admins"] == {"gid": 1001, "members": ["ereje-admin"]}
     assert groups["sudo"] == {"gid": 27, "members": []}  # the first line of a name wins
 
 
 def test_members_are_supplementary_and_by_primary_group_but_root_is_not_in_root():
-    accounts = m.parse_passwd(PASSWD + "toor:x:0:0::/root:/bin/sh\nops:x:1002:27::/home/ops:/bin/bash\n")
-    groups = m.parse_group(GROUP.replace("sudo:x:27:", "sudo:x:27:intruder,ops"))
-    assert m.group_members("sudo", groups, accounts) == [
+    accounts = access.parse_passwd(PASSWD + "toor:x:0:0::/root:/bin/sh\nops:x:1002:27::/home/ops:/bin/bash\n")
+    groups = access.parse_group(GROUP.replace("sudo:x:27:", "sudo:x:27:intruder,ops"))
+    assert access.group_members("sudo", groups, accounts) == [
         {"name": "intruder", "supplementary": True, "primary": False},
         {"name": "ops", "supplementary": True, "primary": True},
     ]
-    assert m.group_members("root", groups, accounts) == [
+    assert access.group_members("root", groups, accounts) == [
         {"name": "toor", "supplementary": False, "primary": True}
     ]
 
@@ -174,7 +180,7 @@ def test_key_lines_are_read_through_options_and_comments():
         "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQ\n"
         "not a key at all\n"
     )
-    keys = m.parse_authorized_keys(text)
+    keys = access.parse_authorized_keys(text)
     assert [(k["type"], k["comment"]) for k in keys] == [
         ("ssh-ed25519", "ereje-admin@controller"),
         ("ssh-ed25519", "mallory@laptop"),  # the quoted "ssh-rsa" is the command's, not the key's
@@ -183,27 +189,29 @@ def test_key_lines_are_read_through_options_and_comments():
         (None, ""),
     ]
     assert keys[1]["blob"] == OTHER_KEY.split()[1]
-    assert m.key_label(keys[3]) == "...1NTE5LWNlcnQ"  # no comment: the last 12 characters of the key
-    assert m.key_label(keys[4]) == "a line that is not a known key type"
+    assert access.key_label(keys[3]) == "...1NTE5LWNlcnQ"  # no comment: the last 12 characters of the key
+    assert access.key_label(keys[4]) == "a line that is not a known key type"
     assert "not a key" not in json.dumps(keys[4])  # only a digest of a line that is no key
 
 
 def test_a_key_is_the_same_key_whatever_its_options_and_comment():
-    plain = m.parse_key(ADMIN_KEY)
-    restricted = m.parse_key('restrict,command="uptime" ' + ADMIN_KEY.rsplit(" ", 1)[0] + " other-comment")
-    assert m.key_identity(plain) == m.key_identity(restricted)
-    assert m.key_identity(plain) != m.key_identity(m.parse_key(OTHER_KEY))
+    plain = access.parse_key(ADMIN_KEY)
+    restricted = access.parse_key(
+        'restrict,command="uptime" ' + ADMIN_KEY.rsplit(" ", 1)[0] + " other-comment"
+    )
+    assert access.key_identity(plain) == access.key_identity(restricted)
+    assert access.key_identity(plain) != access.key_identity(access.parse_key(OTHER_KEY))
 
 
 # ---- sudoers -------------------------------------------------------------------------------
 
 
 def test_sudo_principals_of_the_lab_host_with_the_alias_resolved():
-    assert m.sudo_principals(LAB_SUDOERS) == ["root", "%sudo", "%ereje-admins", "ereje-admin"]
+    assert access.sudo_principals(LAB_SUDOERS) == ["root", "%sudo", "%ereje-admins", "ereje-admin"]
 
 
 def test_sudo_principals_resolve_nested_aliases_and_skip_negations():
-    assert m.sudo_principals(DRIFTED_SUDOERS) == [
+    assert access.sudo_principals(DRIFTED_SUDOERS) == [
         "root",
         "ereje-admin",
         "%ops",
@@ -223,8 +231,8 @@ def test_a_group_is_read_with_or_without_its_percent_sign_and_alias_loops_end():
             {"User_List": [{"useralias": "A"}, {"usergroup": "sudo"}, {"useralias": "UNDEFINED"}]}
         ],
     }
-    assert m.sudo_principals(data) == ["%wheel", "%sudo"]
-    assert m.sudo_principals({}) == []
+    assert access.sudo_principals(data) == ["%wheel", "%sudo"]
+    assert access.sudo_principals({}) == []
 
 
 def test_sudo_judged_against_root_the_groups_and_the_declared_accounts(tmp_path):
@@ -247,9 +255,9 @@ def test_sudo_judged_against_root_the_groups_and_the_declared_accounts(tmp_path)
 
 def test_a_uid_is_judged_as_the_account_it_is():
     policy = {"admins": {}, "declared": {}, "admin_group": "ereje-admins", "privileged_groups": ["sudo"]}
-    accounts = m.parse_passwd(PASSWD)
-    groups = m.parse_group(GROUP)
-    assert m.judge_sudo(["#0", "#999", "%#1001", "%#999"], policy, accounts, groups) == [
+    accounts = access.parse_passwd(PASSWD)
+    groups = access.parse_group(GROUP)
+    assert access.judge_sudo(["#0", "#999", "%#1001", "%#999"], policy, accounts, groups) == [
         "sudoers grants sudo to user '#999' (borg)",
         "sudoers grants sudo to group '%#999' (borg)",
     ]
@@ -258,10 +266,10 @@ def test_a_uid_is_judged_as_the_account_it_is():
 def test_sudo_rules_that_cannot_be_read_are_a_problem_not_a_pass(tmp_path):
     lab_root(tmp_path)
     p = params()
-    policy = m.build_policy(p, *m.read_access_dir(str(tmp_path), p["access_dir"]))
-    host = m.read_host(str(tmp_path), policy["declared"])
+    policy = access.build_policy(p, *access.read_access_dir(str(tmp_path), p["access_dir"]))
+    host = access.read_host(str(tmp_path), policy["declared"])
     host["sudo"] = {"error": "cvtsudoers not found (package sudo)"}
-    found = m.review(host, policy)
+    found = access.review(host, policy)
     assert found["problems"] == ["the sudo rules cannot be read: cvtsudoers not found (package sudo)"]
 
 
@@ -279,7 +287,7 @@ def test_everything_declared_passes_with_what_was_observed_as_evidence(tmp_path)
         "declared": True,
         "by": "backup_server",
     }
-    assert m.evidence(found["observed"]) == (
+    assert access.evidence(found["observed"]) == (
         "ereje-admins: ereje-admin; privileged groups sudo, root, disk, shadow: no members "
         "(wheel, docker, lxd, libvirt absent); UID 0: root; "
         "sudo granted to: root, %sudo, %ereje-admins, ereje-admin; "
@@ -426,10 +434,12 @@ def test_the_account_ansible_came_in_as_keeps_its_access(tmp_path):
 
 
 def test_the_connecting_account_is_the_sudo_user_or_the_ssh_login():
-    assert m.connected_accounts({"SUDO_USER": "ereje-admin", "USER": "root"}) == {"ereje-admin"}
-    assert m.connected_accounts({"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22", "LOGNAME": "root"}) == {"root"}
-    assert m.connected_accounts({"USER": "root"}) == frozenset()  # podman exec: no login to keep
-    assert m.connected_accounts({"SUDO_USER": "root"}) == frozenset()  # become from root (lab, Mitogen)
+    assert access.connected_accounts({"SUDO_USER": "ereje-admin", "USER": "root"}) == {"ereje-admin"}
+    assert access.connected_accounts({"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22", "LOGNAME": "root"}) == {
+        "root"
+    }
+    assert access.connected_accounts({"USER": "root"}) == frozenset()  # podman exec: no login to keep
+    assert access.connected_accounts({"SUDO_USER": "root"}) == frozenset()  # become from root (lab, Mitogen)
 
 
 # ---- Declarations --------------------------------------------------------------------------
@@ -473,13 +483,13 @@ def test_a_malformed_declaration_file_is_a_problem_naming_it_and_nothing_is_remo
     ],
 )
 def test_declaration_files_are_checked_whole(data, reason):
-    accounts, problems = m.parse_access_files({"/etc/ereje/access.d/web_host.json": json.dumps(data)})
+    accounts, problems = access.parse_access_files({"/etc/ereje/access.d/web_host.json": json.dumps(data)})
     assert accounts == []
     assert len(problems) == 1 and reason in problems[0] and "web_host.json" in problems[0]
 
 
 def test_declarations_merge_per_account_and_keep_who_declared_them():
-    accounts, problems = m.parse_access_files(
+    accounts, problems = access.parse_access_files(
         {
             "/x/a.json": json.dumps(
                 {"by": "backup_server", "accounts": [{"account": "borg", "groups": ["disk"]}]}
@@ -490,7 +500,7 @@ def test_declarations_merge_per_account_and_keep_who_declared_them():
         }
     )
     assert problems == []
-    assert m.merge_declarations(accounts) == {
+    assert access.merge_declarations(accounts) == {
         "borg": {
             "groups": ["disk"],
             "ssh_keys_files": [],
@@ -502,18 +512,18 @@ def test_declarations_merge_per_account_and_keep_who_declared_them():
 
 def test_options_are_checked_with_messages_a_sysadmin_understands():
     with pytest.raises(ValueError, match=r"declared\[0\]: deploy: ssh_keys_file must be an absolute path"):
-        m.build_policy(
+        access.build_policy(
             params(declared=[{"account": "deploy", "ssh_keys_file": "keys", "sudo": False}]), {}, []
         )
     with pytest.raises(
         ValueError, match=r"admins\[0\] \(ereje-admin\): ssh_keys\[0\] is not an SSH public key"
     ):
-        m.build_policy(
+        access.build_policy(
             params(admins=[{"name": "ereje-admin", "ssh_keys": ["AAAAC3Nza ereje-admin"]}]), {}, []
         )
     with pytest.raises(ValueError, match="quarantine_dir must be an absolute path"):
-        m.build_policy(params(quarantine_dir="quarantine"), {}, [])
-    policy = m.build_policy(params(admin_group="sudo"), {}, [])
+        access.build_policy(params(quarantine_dir="quarantine"), {}, [])
+    policy = access.build_policy(params(admin_group="sudo"), {}, [])
     assert "sudo" not in policy["privileged_groups"]  # reviewed as the admin group, not twice
 
 
@@ -689,3 +699,52 @@ def test_a_wrong_option_fails_with_its_name(drifted_host, capsys):
     result = run_module(capsys, params(root=str(root), declared=[{"account": "x", "ssh_keys_file": "rel"}]))
     assert result["failed"] is True
     assert result["msg"] == "declared[0]: x: ssh_keys_file must be an absolute path, not 'rel'"
+
+
+# ---- The hourly review between converges (roles/baseline/files/ereje-access-review) --------------
+
+SCRIPT = load_script(ROOT / "roles" / "baseline" / "files" / "ereje-access-review", "access_review_script")
+
+
+def scheduled_lines(root, monkeypatch, policy: dict) -> list[str]:
+    """The hourly review's journal lines on a fake root, cvtsudoers answering the lab's sudoers."""
+
+    def run(argv):
+        assert argv[-1] == f"{root}/etc/sudoers"
+        return 0, json.dumps(LAB_SUDOERS), ""
+
+    monkeypatch.setattr(SCRIPT, "run", run)
+    monkeypatch.setattr(SCRIPT.shutil, "which", lambda name: f"/usr/bin/{name}")
+    return SCRIPT.lines(json.dumps(policy), str(root))
+
+
+def test_the_hourly_review_writes_a_finding_per_undeclared_access_and_removes_nothing(
+    drifted_host, monkeypatch
+):
+    root, _ = drifted_host
+    # Run by the connected account or not, the hourly review judges every account alike.
+    monkeypatch.setenv("SUDO_USER", "intruder")
+    assert scheduled_lines(root, monkeypatch, params()) == [
+        "FINDING account 'intruder' is in privileged group sudo but nobody declared it there",
+        "FINDING root: 1 SSH key(s) in /root/.ssh/authorized_keys that nobody declared",
+    ]
+    assert "intruder" in (root / "etc/group").read_text()
+    assert (root / "root/.ssh/authorized_keys").exists()
+
+
+def test_the_hourly_review_of_a_host_as_declared_says_what_it_saw(tmp_path, monkeypatch):
+    (line,) = scheduled_lines(lab_root(tmp_path), monkeypatch, params())
+    assert line.startswith("OK ereje-admins: ereje-admin; privileged groups ")
+    assert "UID 0: root" in line and "borg 3 in /etc/ssh/ereje-backup-authorized_keys" in line
+
+
+def test_the_hourly_review_that_cannot_review_fails_its_unit_with_the_reason(tmp_path, capsys):
+    policy = tmp_path / "access-review.json"
+    assert SCRIPT.main(["ereje-access-review", str(policy)]) == 1
+    assert capsys.readouterr().out.startswith("ERROR the access review could not run: [Errno 2]")
+    policy.write_text(json.dumps({"admin_group": "ereje-admins"}))
+    assert SCRIPT.main(["ereje-access-review", str(policy)]) == 1
+    assert "the policy must be an object with admin_group, admins" in capsys.readouterr().out
+    policy.write_text(json.dumps(params(access_dir="etc/ereje/access.d")))
+    assert SCRIPT.main(["ereje-access-review", str(policy)]) == 1
+    assert "access_dir must be an absolute path" in capsys.readouterr().out

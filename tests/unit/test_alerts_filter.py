@@ -46,6 +46,15 @@ EVENTS = {
         "ws1 ereje-integrity[3120] CHANGED 2 entries since the accepted database made 2026-12-07 19:45:55: "
         "added /usr/local/bin/helper, changed /usr/local/bin"
     ],
+    "undeclared-access": [
+        "ws1 ereje-access-review[812] FINDING account 'nobody' is in privileged group sudo "
+        "but nobody declared it there"
+    ],
+    "undeclared-port": [
+        "backup ereje-exposure-scan[90] FINDING web: 8081/tcp of 10.89.0.4 is open to backup (nmap: "
+        "blackice-icecap) but no role declares it: close it, or declare it (a role's firewall_open, "
+        "or baseline_firewall_allow)"
+    ],
 }
 # Lines that look close but are not the event (or belong to another rule).
 NOT_EVENTS = [
@@ -56,6 +65,9 @@ NOT_EVENTS = [
     "web logger[5] sshd[1]: Invalid user forged from 10.0.0.9 port 1",
     "dc2 systemd[1] ssh.service: Failed with result 'exit-code'.",
     "ws1 ereje-integrity[3120] OK 3089 entries match the accepted database made 2026-12-07 19:45:55",
+    "ws1 ereje-access-review[812] OK ereje-admins: ereje-admin; privileged groups sudo: no members",
+    "backup ereje-exposure-scan[90] OK web: from backup to 10.89.0.4: open 22/tcp (baseline ssh)",
+    "backup ereje-exposure-scan[90] ERROR web.json: not scanned: nmap failed (rc 1): x",
 ]
 
 
@@ -79,6 +91,20 @@ def test_the_default_rules_fire_on_their_events_and_on_nothing_else():
     assert fires(rules["sudo-refused"], EVENTS["sudo-refused"][0])["user"] == "tmpx"
     changed = fires(rules["file-integrity"], EVENTS["file-integrity"][0])["entries"]
     assert changed == "added /usr/local/bin/helper, changed /usr/local/bin"
+    port = fires(rules["undeclared-port"], EVENTS["undeclared-port"][0])["finding"]
+    assert port.startswith("web: 8081/tcp of 10.89.0.4 is open to backup")
+
+
+def test_a_scheduled_finding_is_alerted_once_then_quiet_for_its_host_and_finding():
+    rules = {b["desc"].split()[0]: b for b in parsed(sec_rules(DEFAULTS["log_collector_alert_rules"]))}
+    access = rules["rule=undeclared-access"]
+    # SEC suppresses events whose description is the same: the same host and the same finding.
+    assert access["type"] == "SingleWithSuppress" and access["window"] == "86400"
+    assert access["desc"].startswith("rule=undeclared-access host=$+{host} finding=$+{finding} what=")
+    rule = GOOD | {"quiet": 3600}
+    assert parsed(sec_rules([rule]))[0]["window"] == "3600"
+    with pytest.raises(AnsibleFilterError, match="quiet is for rules of one event"):
+        sec_rules([rule | {"threshold": 3}])
 
 
 def test_a_threshold_rule_counts_per_host_and_named_group_within_its_window():
@@ -110,6 +136,7 @@ GOOD = {"name": "x-rule", "summary": "something", "program": "sshd", "pattern": 
         ({"threshold": 0}, "threshold must be a whole number from 1"),
         ({"threshold": True}, "threshold must be a whole number from 1"),
         ({"window": "60"}, "window must be a whole number from 1"),
+        ({"quiet": 0}, "quiet must be a whole number from 1 to 604800"),
         ({"colour": "red"}, "unknown keys ['colour']"),
     ],
 )

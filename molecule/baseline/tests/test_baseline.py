@@ -642,32 +642,56 @@ def sudo_rights(node, account: str) -> str:
     return node.check_output(f"sudo -l -U {account}")
 
 
-def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node):
-    """ATU-6.3-a: access granted by hand, an account added to Debian's sudo group and a key put in
-    root's authorized_keys, is found and taken away.
+def scheduled(host, unit: str) -> list[str]:
+    """Start a scheduled job's service now (as its timer would) and return what it wrote this time."""
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    host.run_test(f"systemctl start {unit}.service")
+    assert host.run(f"systemctl is-failed {unit}.service").stdout.strip() != "failed"
+    # Its own lines: the service writes under its name (SyslogIdentifier), systemd's about it do not.
+    return host.check_output(f"journalctl -t {unit} --since '{since}' -o cat --no-pager").splitlines()
 
-    sudo itself gives the account every command; the review in check mode, as the audit runs it,
-    fails naming both and changes nothing; the review of a converge takes the membership away and
-    moves root's key file aside (kept as evidence); sudo then refuses the account, and the review
-    passes, naming what it saw.
+
+def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node, collector):
+    """ATU-6.3-a: access granted by hand, an account added to Debian's sudo group and a key put in
+    root's authorized_keys, is found, alerted and taken away.
+
+    sudo itself gives the account every command; the hourly review (its service started now) writes
+    a FINDING for each, and the collector mails an alert for each (ATU-5.18-c); the review in check
+    mode, as the audit runs it, fails naming both and changes nothing; the review of a converge takes
+    the membership away and moves root's key file aside (kept as evidence); sudo then refuses the
+    account, and the review passes, naming what it saw, as the hourly review does.
     """
-    node.run_test("useradd --no-create-home --shell /bin/bash intruder && gpasswd -a intruder sudo")
+    account = f"intruder{uuid.uuid4().hex[:6]}"
+    node.run_test(f"useradd --no-create-home --shell /bin/bash {account} && gpasswd -a {account} sudo")
     node.run_test(
         "ssh-keygen -q -t ed25519 -N '' -C intruder@outside -f /tmp/intruder_key && "
         "install -d -m 0700 /root/.ssh && cat /tmp/intruder_key.pub >> /root/.ssh/authorized_keys"
     )
     try:
-        assert "(ALL : ALL) ALL" in sudo_rights(node, "intruder")
+        assert "(ALL : ALL) ALL" in sudo_rights(node, account)
+        found = scheduled(node, "ereje-access-review")
+        assert (
+            f"FINDING account '{account}' is in privileged group sudo but nobody declared it there" in found
+        )
+        assert any(
+            line.startswith("FINDING root: 1 SSH key(s) in /root/.ssh/authorized_keys") for line in found
+        )
+        assert molecule.wait_for(lambda: alerts(collector, "undeclared-access", account, NODE), timeout=60), (
+            f"no alert for {account} in sudo: {collector.run(f'tail -3 {ALERTS}').stdout}"
+        )
+        assert molecule.wait_for(lambda: alerts(collector, "undeclared-access", "authorized_keys", NODE)), (
+            f"no alert for root's planted key: {collector.run(f'tail -3 {ALERTS}').stdout}"
+        )
         rc, output = access_review("--check")
         assert rc != 0, output[-3000:]
-        assert "'intruder'" in output and "group sudo" in output, output[-3000:]
+        assert f"'{account}'" in output and "group sudo" in output, output[-3000:]
         assert "/root/.ssh/authorized_keys" in output, output[-3000:]
         assert node.file("/root/.ssh/authorized_keys").exists, "check mode must change nothing"
 
         rc, output = access_review()
         assert rc == 0, output[-3000:]
-        assert "removed 'intruder' from group sudo" in output, output[-3000:]
-        assert "not allowed to run sudo" in sudo_rights(node, "intruder")
+        assert f"removed '{account}' from group sudo" in output, output[-3000:]
+        assert "not allowed to run sudo" in sudo_rights(node, account)
         assert not node.file("/root/.ssh/authorized_keys").exists
         kept = node.check_output("cat /var/lib/ereje/access-removed/*-root-authorized_keys")
         assert "intruder@outside" in kept
@@ -675,8 +699,11 @@ def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node):
         rc, output = access_review("--check")
         assert rc == 0, output[-3000:]
         assert "ereje-admins: ereje-admin" in output, output[-3000:]
+        (line,) = scheduled(node, "ereje-access-review")
+        assert line.startswith("OK ereje-admins: ereje-admin") and "UID 0: root" in line, line
+        assert account not in line and "SSH keys: ereje-admin 1 (declared admin)" in line, line
     finally:
-        node.run_test("userdel intruder; rm -rf /tmp/intruder_key* /var/lib/ereje/access-removed")
+        node.run_test(f"userdel {account}; rm -rf /tmp/intruder_key* /var/lib/ereje/access-removed")
 
 
 def test_undeclared_sudo_rule_fails_the_review_until_a_person_decides(node):
@@ -717,7 +744,8 @@ def exposure(*extra: str) -> tuple[int, str]:
 def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, node_ip):
     """ATU-8.5-a: a rule added by hand to the running firewall (its file unchanged, so the firewall
     control, which reads the file, sees nothing) opens a port nobody declared. The collector then
-    reaches the service behind it; the scan from the collector in check mode, as the audit runs it,
+    reaches the service behind it; its hourly scan (started now) writes a FINDING naming the port and
+    the collector alerts on it (ATU-5.18-c); the scan from the collector in check mode, as the audit runs it,
     fails naming the port; a converge loads the ruleset again from its file and scans again, and the
     collector is refused; the scan then passes and names what it found open and who declared it.
     """
@@ -726,6 +754,15 @@ def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, 
     node.run_test("nft insert rule inet ereje_filter input tcp dport 8081 accept")
     try:
         assert collector.run(f"nc -z -w 3 {node_ip} 8081").rc == 0
+        # The collector's hourly scan (started now) finds it, and the collector alerts on it.
+        found = scheduled(collector, "ereje-exposure-scan")
+        assert any(line.startswith(f"FINDING {NODE}: 8081/tcp of {node_ip} is open to ") for line in found), (
+            found
+        )
+        assert not any("8080/tcp" in line for line in found if line.startswith("FINDING")), found
+        assert molecule.wait_for(
+            lambda: alerts(collector, "undeclared-port", f"{NODE}: 8081", COLLECTOR), timeout=60
+        ), f"no alert for 8081/tcp open on {NODE}: {collector.run(f'tail -3 {ALERTS}').stdout}"
         rc, output = exposure("--check")
         assert rc != 0, output[-3000:]
         assert f"8081/tcp of {node_ip} is open to " in output and "no role declares it" in output, output[
@@ -741,6 +778,10 @@ def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, 
         assert f"to {node_ip}: open 22/tcp (baseline ssh), 8080/tcp (inventory test-http)" in output, output[
             -3000:
         ]
+        (line,) = scheduled(collector, "ereje-exposure-scan")
+        assert line.startswith(f"OK {NODE}: from ") and f"to {node_ip}: open 22/tcp (baseline ssh)" in line, (
+            line
+        )
     finally:
         node.run_test("systemctl reload nftables")
 

@@ -1,0 +1,1 @@
+"""Code shared with Ereje's Ansible modules (module_utils), for the programs its roles schedule."""
