@@ -46,6 +46,36 @@ EVENTS = {
         "ws1 ereje-integrity[3120] CHANGED 2 entries since the accepted database made 2026-12-07 19:45:55: "
         "added /usr/local/bin/helper, changed /usr/local/bin"
     ],
+    "kerberos-auth-failures": [
+        "dc1 samba[142]   Auth: [Kerberos KDC,ENC-TS Pre-authentication] user [(null)]\\[mallory@T.TEST] "
+        "at [Mon, 07 Dec 2026 23:25:07.732987 UTC] with [aes256-cts-hmac-sha1-96] status "
+        "[NT_STATUS_WRONG_PASSWORD] workstation [(null)] remote host [ipv4:10.89.0.7:53695] mapped to "
+        "[T]\\[mallory]. local host [NULL]",
+        "dc1 samba[142]   Auth: [Kerberos KDC,AS-REQ] user [(null)]\\[nosuchuser@T.TEST] at [Mon, 07 Dec "
+        "2026 23:25:24.885277 UTC] with [(null)] status [NT_STATUS_NO_SUCH_USER] workstation [(null)] "
+        "remote host [ipv4:10.89.0.7:47907] mapped to [(null)]\\[(null)]. local host [NULL]",
+    ],
+    "domain-admin-group-change": [
+        "dc1 samba[163]   Group Change [Added] at [Mon, 07 Dec 2026 23:25:08.006443 UTC] status [Success] "
+        "Remote host [ipv4:127.0.0.1:46716] SID [S-1-5-21-66245836-2361753951-740945375-500] Group "
+        "[CN=Domain Admins,CN=Users,DC=t,DC=test] User [CN=eve,CN=Users,DC=t,DC=test]",
+        "dc1 samba[163]   Group Change [Removed] at [Mon, 07 Dec 2026 23:25:09.1 UTC] status [Success] "
+        "Remote host [ipv4:10.89.0.7:46716] SID [S-1-5-21-1-2-3-500] Group "
+        "[CN=Administrators,CN=Builtin,DC=t,DC=test] User [CN=eve,CN=Users,DC=t,DC=test]",
+    ],
+    "imap-auth-failures": [
+        "mailbox dovecot[255] imap-login: Disconnected: Connection closed (auth failed, 1 attempts in 8 "
+        "secs): user=<nosuchuser>, method=PLAIN, rip=10.89.0.7, lip=10.89.0.6, TLS, "
+        "session=<GDfKixNivrV/AAAB>"
+    ],
+    "backup-overdue": [
+        "backup ereje-backup-watch[3021] OVERDUE dc2: no backup has arrived for 27.5 h (newest archive "
+        "dc2-2026-12-06T03:00:11 arrived 2026-12-06T03:05:00+00:00; RPO 26 h)"
+    ],
+    "updates-overdue": [
+        "web ereje-updates-check[77] FINDING 1 security update(s) pending (tzdata) and unattended-upgrade "
+        "last ran 2026-11-30T10:00+00:00, more than 2 day(s) ago"
+    ],
     "undeclared-access": [
         "ws1 ereje-access-review[812] FINDING account 'nobody' is in privileged group sudo "
         "but nobody declared it there"
@@ -66,8 +96,21 @@ NOT_EVENTS = [
     "dc2 systemd[1] ssh.service: Failed with result 'exit-code'.",
     "ws1 ereje-integrity[3120] OK 3089 entries match the accepted database made 2026-12-07 19:45:55",
     "ws1 ereje-access-review[812] OK ereje-admins: ereje-admin; privileged groups sudo: no members",
+    # A successful Kerberos sign-in; a new user put in its own and the users' group; a login that worked.
+    "dc1 samba[115]   Auth: [Kerberos KDC,ENC-TS Pre-authentication] user [(null)]\\[aigerim@T.TEST] at "
+    "[Mon, 07 Dec 2026 23:24:52 UTC] with [aes256-cts-hmac-sha1-96] status [NT_STATUS_OK] workstation "
+    "[(null)] remote host [ipv4:10.89.0.7:39680] mapped to [T]\\[aigerim]. local host [NULL]",
+    "dc1 samba[167]   Group Change [PrimaryGroup] at [Mon, 07 Dec 2026 23:25:07 UTC] status [Success] "
+    "Remote host [ipv4:127.0.0.1:46706] SID [S-1-5-21-1-2-3-500] Group [CN=Domain "
+    "Users,CN=Users,DC=t,DC=test] User [CN=eve,CN=Users,DC=t,DC=test]",
+    "dc1 samba[167]   Group Change [Added] at [Mon, 07 Dec 2026 23:25:07 UTC] status [Success] Remote host "
+    "[ipv4:127.0.0.1:46706] SID [S-1-5-21-1-2-3-500] Group [CN=Domain Users,CN=Users,DC=t,DC=test] User "
+    "[CN=eve,CN=Users,DC=t,DC=test]",
+    "mailbox dovecot[255] imap-login: Login: user=<aigerim>, method=PLAIN, rip=10.89.0.7, lip=10.89.0.6, TLS",
     "backup ereje-exposure-scan[90] OK web: from backup to 10.89.0.4: open 22/tcp (baseline ssh)",
+    "backup ereje-backup-watch[3021] OK web: newest archive web-1 arrived 2026-12-07T03:05:00, 2.1 h ago",
     "backup ereje-exposure-scan[90] ERROR web.json: not scanned: nmap failed (rc 1): x",
+    "web ereje-updates-check[77] OK 0 security update(s) pending, 3 other; package lists of 2026-12-07T06:10",
 ]
 
 
@@ -91,6 +134,17 @@ def test_the_default_rules_fire_on_their_events_and_on_nothing_else():
     assert fires(rules["sudo-refused"], EVENTS["sudo-refused"][0])["user"] == "tmpx"
     changed = fires(rules["file-integrity"], EVENTS["file-integrity"][0])["entries"]
     assert changed == "added /usr/local/bin/helper, changed /usr/local/bin"
+    kerberos = fires(rules["kerberos-auth-failures"], EVENTS["kerberos-auth-failures"][1])
+    assert kerberos["source"] == "10.89.0.7" and kerberos["status"] == "NT_STATUS_NO_SUCH_USER"
+    change = fires(rules["domain-admin-group-change"], EVENTS["domain-admin-group-change"][0])
+    assert change == {
+        "host": "dc1",
+        "change": "Added",
+        "group": "Domain Admins",
+        "member": "CN=eve,CN=Users,DC=t,DC=test",
+    }
+    assert fires(rules["imap-auth-failures"], EVENTS["imap-auth-failures"][0])["source"] == "10.89.0.7"
+    assert fires(rules["backup-overdue"], EVENTS["backup-overdue"][0])["client"] == "dc2"
     port = fires(rules["undeclared-port"], EVENTS["undeclared-port"][0])["finding"]
     assert port.startswith("web: 8081/tcp of 10.89.0.4 is open to backup")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import re
 from pathlib import Path
 
@@ -138,3 +139,69 @@ def test_a_server_without_passphrases_finds_its_repositories_by_borg_config(tmp_
         (tmp_path / name / "config").write_text("[repository]\n")
     (tmp_path / "lost+found").mkdir()
     assert maintain.repositories({"repository_root": str(tmp_path)}) == ["mail", "web"]
+
+
+# ---- The hourly watch: backups keep arriving within the recovery-point objective -------------------
+
+
+def test_the_watch_times_an_archive_by_when_it_first_saw_it_not_by_its_date():
+    old, new = archive(1, NOW - datetime.timedelta(days=1)), archive(2, NOW + datetime.timedelta(days=30))
+    seen = {"id0001": (NOW - datetime.timedelta(hours=20)).isoformat()}
+    # An archive new since the previous watch arrived since, whatever date its client gave it.
+    times = maintain.arrivals(seen, [old, new], {}, NOW)
+    assert times == {"id0001": seen["id0001"], "id0002": maintain.iso(NOW)}
+    line = maintain.freshness("web", [old, new], times, NOW + datetime.timedelta(hours=1), 26)
+    assert line.startswith("OK web: newest archive web-0002 arrived 2026-12-01T05:30:00+00:00, 1.0 h ago")
+    assert line.endswith("(RPO 26 h); 2 archives")
+
+
+def test_the_first_watch_takes_the_ledgers_sightings_and_never_a_date_in_the_future():
+    ledger, archives = daily_history(3)
+    forged = archive(9, NOW + datetime.timedelta(days=300))
+    times = maintain.arrivals(None, [*archives, forged], ledger, NOW)
+    assert times["id0000"] == ledger["archives"]["id0000"]["first_seen"]
+    assert times["id0009"] == maintain.iso(NOW)
+
+
+def test_a_client_whose_backups_stopped_is_overdue_past_its_objective_and_an_empty_one_too():
+    made = archive(1, NOW - datetime.timedelta(hours=30))
+    times = {"id0001": (NOW - datetime.timedelta(hours=27, minutes=30)).isoformat()}
+    assert maintain.freshness("dc2", [made], times, NOW, 26) == (
+        "OVERDUE dc2: no backup has arrived for 27.5 h (newest archive web-0001 arrived "
+        "2026-11-30T02:00:00+00:00; RPO 26 h)"
+    )
+    assert maintain.freshness("dc2", [made], times, NOW, 28).startswith("OK dc2: ")
+    assert maintain.freshness("dc2", [made], times, NOW, 0.1).startswith(
+        "OVERDUE dc2: no backup has arrived for 27.5 h"
+    )
+    assert maintain.duration(0.25) == "15 min" and maintain.duration(2) == "2.0 h"
+    assert (
+        maintain.freshness("ws1", [], {}, NOW, 26)
+        == "OVERDUE ws1: the repository holds no archive (RPO 26 h)"
+    )
+
+
+def test_each_clients_objective_is_its_registrations_unless_one_is_asked_for(tmp_path):
+    (tmp_path / "web.rpo").write_text("12\n")
+    assert maintain.read_rpo(tmp_path, ["web", "dc1"], 26, None) == {"web": 12.0, "dc1": 26}
+    assert maintain.read_rpo(tmp_path, ["web", "dc1"], 26, 0.5) == {"web": 0.5, "dc1": 0.5}
+
+
+def test_the_watch_keeps_its_sightings_and_a_repository_it_cannot_list_fails_the_unit(
+    tmp_path, monkeypatch, capsys
+):
+    # The first watch: the archive's own date (no ledger), an hour ago by the test's clock.
+    listed = {"archives": [archive(1, datetime.datetime.now(UTC) - datetime.timedelta(hours=1))]}
+    answers = iter([{"ok": True, "rc": 0, "output": "", "stdout": json.dumps(listed)}])
+    monkeypatch.setattr(maintain, "run", lambda *a, **k: next(answers))
+    cfg = {"state_dir": str(tmp_path), "repository_root": "/srv/borg/repos", "lock_wait": 5}
+    assert maintain.watch(cfg, "web", "secret", 26) is True
+    said = capsys.readouterr().out
+    assert said.startswith("OK web: newest archive web-0001 arrived ") and ", 1.0 h ago (RPO 26 h)" in said
+    kept = json.loads((tmp_path / "web.watch.json").read_text())
+    assert set(kept["arrived"]) == {"id0001"}
+    monkeypatch.setattr(
+        maintain, "run", lambda *a, **k: {"ok": False, "rc": 2, "output": "Repository does not exist."}
+    )
+    assert maintain.watch(cfg, "web", "secret", 26) is False
+    assert capsys.readouterr().out == "ERROR web: borg list failed (rc 2): Repository does not exist.\n"

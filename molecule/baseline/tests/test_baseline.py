@@ -644,7 +644,7 @@ def sudo_rights(node, account: str) -> str:
 
 def scheduled(host, unit: str) -> list[str]:
     """Start a scheduled job's service now (as its timer would) and return what it wrote this time."""
-    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
     host.run_test(f"systemctl start {unit}.service")
     assert host.run(f"systemctl is-failed {unit}.service").stdout.strip() != "failed"
     # Its own lines: the service writes under its name (SyslogIdentifier), systemd's about it do not.

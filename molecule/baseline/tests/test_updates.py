@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from conftest import NODE
 from support import molecule
+from support.alerts import ALERTS, alerts
 
 
 def flat(text: str) -> str:
@@ -16,8 +17,19 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(node):
-    """ATU-5.17-a, ATU-5.23-b: the check-mode run fails naming tzdata; the converge installs it."""
+def daily_check(node) -> list[str]:
+    """Start the daily updates check now and return what it wrote this time."""
+    since = node.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
+    node.run_test("systemctl start ereje-updates-check.service")
+    return node.check_output(
+        f"journalctl -t ereje-updates-check --since '{since}' -o cat --no-pager"
+    ).splitlines()
+
+
+def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(node, collector):
+    """ATU-5.17-a, ATU-5.23-b: the daily check (started now) writes a FINDING naming tzdata and
+    the collector alerts on it (ATU-5.18-c); the check-mode run fails naming tzdata; the converge
+    installs it, and the daily check then finds nothing overdue."""
     rows = [line.split("|") for line in node.check_output("apt-cache madison tzdata").splitlines()]
     security = next(version.strip() for _, version, source in rows if "security" in source)
     older = next(version.strip() for _, version, source in rows if "security" not in source)
@@ -28,6 +40,14 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
         ">> /var/log/unattended-upgrades/unattended-upgrades.log"
     )
     assert node.package("tzdata").version == older
+
+    (finding,) = daily_check(node)
+    assert finding.startswith(
+        "FINDING 1 security update(s) pending (tzdata) and unattended-upgrade last ran "
+    ), finding
+    assert molecule.wait_for(lambda: alerts(collector, "updates-overdue", "(tzdata)", NODE), timeout=60), (
+        collector.run(f"tail -3 {ALERTS}").stdout
+    )
 
     missed, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
     assert recap[NODE]["failed"] == 1, missed.stdout[-3000:]
@@ -42,6 +62,8 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
     checked, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
     assert recap[NODE]["failed"] == 0, checked.stdout[-3000:]
     assert recap[NODE]["changed"] == 0, checked.stdout[-3000:]
+    (current,) = daily_check(node)
+    assert current.startswith("OK ") and " security update(s) pending" in current, current
 
 
 def test_a_package_past_its_end_of_support_fails_the_check_until_it_is_accepted(node):

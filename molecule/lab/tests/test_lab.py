@@ -313,6 +313,43 @@ def test_every_server_is_backed_up_with_what_its_roles_declare():
 # ---- Security events (ATU-5.18-a) -------------------------------------------------------------
 
 
+def watch_lines(backup, command: str) -> list[str]:
+    """What the backup server's watch wrote to the journal when ``command`` ran it now."""
+    since = backup.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
+    backup.run_test(command)
+    return backup.check_output(
+        f"journalctl -t ereje-backup-watch --since '{since}' -o cat --no-pager"
+    ).splitlines()
+
+
+def test_backups_that_stop_arriving_are_seen_by_the_server_and_alerted():
+    """KNMU-3-a, ATU-5.18-c: the backup server watches every hour that each client's backups keep
+    arriving. Run now, it finds every client's newest archive within the objective the client
+    registered (26 h). With an objective shorter than the age of the newest archive, as a backup
+    timer stopped for a day leaves it, the client is OVERDUE and the collector has the alert: the
+    server sees it without the client, which may be the one that is down."""
+    backup = lab_host("backup")
+    lines = watch_lines(backup, "systemctl start ereje-backup-watch.service")
+    for client in sorted(BACKUP_CLIENTS):
+        assert [
+            line
+            for line in lines
+            if line.startswith(f"OK {client}: newest archive ") and "(RPO 26 h)" in line
+        ], (
+            client,
+            lines,
+        )
+    overdue = watch_lines(
+        backup,
+        "systemd-run --wait --collect --quiet -p SyslogIdentifier=ereje-backup-watch "
+        "-p Environment=HOME=/srv/borg /usr/local/sbin/ereje-backup-maintain --watch --rpo-hours 0.0001 web",
+    )
+    assert len(overdue) == 1 and overdue[0].startswith("OVERDUE web: no backup has arrived for "), overdue
+    assert molecule.wait_for(lambda: alerts(backup, "backup-overdue", "client=web ", "backup"), timeout=60), (
+        backup.run(f"tail -3 {ALERTS}").stdout
+    )
+
+
 def test_security_events_of_every_host_reach_the_collector():
     """ATU-5.18-a: an authentication event logged on any host arrives on the event collector over
     TLS, filed under that host's own name (the collector maps each connection's address to it)."""
@@ -366,6 +403,66 @@ def test_malware_found_on_a_host_reaches_the_administrators_as_an_alert():
     assert (
         "Subject: [ereje alert] antivirus-detection on web" in lab_host("mailbox").file(mail).content_string
     )
+
+
+IMAP_FAILURES = """
+import imaplib, ssl, sys, threading
+def sign_in():
+    ctx = ssl.create_default_context(cafile="/etc/ereje/tls/ca.crt")
+    with imaplib.IMAP4_SSL(sys.argv[1], 993, ssl_context=ctx, timeout=60) as imap:
+        try:
+            imap.login(sys.argv[2], "Wrong-Password-1")
+        except imaplib.IMAP4.error as refused:
+            print(refused)
+threads = [threading.Thread(target=sign_in) for _ in range(5)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
+def test_domain_and_mail_sign_in_failures_and_a_domain_admin_change_become_alerts():
+    """ATU-5.18-c, ATU-5.18-a: the domain controllers' and the mail store's security events become
+    alerts on the collector. Five Kerberos sign-ins of an unknown account from the workstation at
+    dc1 within a minute make one alert; a member added to Domain Admins over LDAP from the
+    workstation, and taken out again, an alert each, naming the change, the group and the member;
+    five IMAP sign-ins of an unknown account at the mail store, one alert."""
+    ws1, collector = lab_host("ws1"), lab_host("backup")
+    realm, nobody = DOMAIN.upper(), f"nobody-{RUN}"
+    # Every sign-in at dc1: the failures are counted per DC and per source address.
+    conf = f"/tmp/krb5-{RUN}.conf"
+    ws1.run_test(
+        f"printf '[libdefaults]\\n default_realm = {realm}\\n dns_lookup_kdc = false\\n[realms]\\n"
+        f" {realm} = {{\\n  kdc = dc1.{DOMAIN}\\n }}\\n' > {conf}"
+    )
+    for _ in range(5):
+        refused = ws1.run(f"echo Wrong-Password-1 | KRB5_CONFIG={conf} kinit {nobody}@{realm}")
+        assert refused.rc != 0 and "not found in Kerberos database" in refused.stderr, refused.stderr
+    ws1.run(f"rm -f {conf}")
+    assert molecule.wait_for(
+        lambda: alerts(collector, "kerberos-auth-failures", nobody, "dc1"), timeout=60
+    ), collector.run(f"tail -3 {ALERTS}").stdout
+
+    # The Administrator's password in samba-tool's environment, never in a command line.
+    admin = f"PASSWD={shlex.quote(secret('samba/administrator.pw') + '-Aa1')}"
+    ldap = f"-H ldap://dc1.{DOMAIN} -U Administrator"
+    ws1.run_test(f"{admin} samba-tool group addmembers 'Domain Admins' aigerim {ldap}")
+    try:
+        added = "change=Added group=Domain Admins member=CN=aigerim"
+        assert molecule.wait_for(
+            lambda: alerts(collector, "domain-admin-group-change", added, "dc1"), timeout=60
+        ), collector.run(f"tail -3 {ALERTS}").stdout
+    finally:
+        ws1.run_test(f"{admin} samba-tool group removemembers 'Domain Admins' aigerim {ldap}")
+    removed = "change=Removed group=Domain Admins member=CN=aigerim"
+    assert molecule.wait_for(
+        lambda: alerts(collector, "domain-admin-group-change", removed, "dc1"), timeout=60
+    )
+
+    said = ws1.run(f"python3 -c {shlex.quote(IMAP_FAILURES)} mailbox.{DOMAIN} {nobody}")
+    assert said.stdout.count("AUTHENTICATIONFAILED") == 5, said.stdout + said.stderr
+    assert molecule.wait_for(
+        lambda: alerts(collector, "imap-auth-failures", nobody, "mailbox"), timeout=60
+    ), collector.run(f"tail -3 {ALERTS}").stdout
 
 
 # ---- The site seen from the collector (KNMU-3-b, MVD-14-a) -----------------------------------
