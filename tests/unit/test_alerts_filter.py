@@ -76,6 +76,10 @@ EVENTS = {
         "web ereje-updates-check[77] FINDING 1 security update(s) pending (tzdata) and unattended-upgrade "
         "last ran 2026-11-30T10:00+00:00, more than 2 day(s) ago"
     ],
+    "health-check": [
+        "ws1 ereje-health-check[88] FINDING service ereje-health-broken.service has failed "
+        "(systemctl status ereje-health-broken.service)"
+    ],
     "undeclared-access": [
         "ws1 ereje-access-review[812] FINDING account 'nobody' is in privileged group sudo "
         "but nobody declared it there"
@@ -110,6 +114,7 @@ NOT_EVENTS = [
     "backup ereje-exposure-scan[90] OK web: from backup to 10.89.0.4: open 22/tcp (baseline ssh)",
     "backup ereje-backup-watch[3021] OK web: newest archive web-1 arrived 2026-12-07T03:05:00, 2.1 h ago",
     "backup ereje-exposure-scan[90] ERROR web.json: not scanned: nmap failed (rc 1): x",
+    "ws1 ereje-health-check[88] OK no failed service; disks used: / 25%; ports served: 22/tcp (baseline ssh)",
     "web ereje-updates-check[77] OK 0 security update(s) pending, 3 other; package lists of 2026-12-07T06:10",
 ]
 

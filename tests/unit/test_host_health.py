@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+from pathlib import Path
 
-import ereje_host_health as health
 import pytest
+
+from ansible_collections.ereje.compliance.plugins.module_utils import health
+from support.scripts import load_script
 
 # /proc/self/mounts of a lab container (podman): the root is overlay, the host's disk is bind-mounted
 # over single files, the rest is kernel plumbing.
@@ -255,4 +258,46 @@ def test_summary_of_a_healthy_host_is_the_evidence():
     )
     assert health.summary(healthy(ports=[], filesystems=[])) == (
         "no failed service; disks used: none; ports served: none declared"
+    )
+
+
+# ---- The hourly check between converges (roles/baseline/files/ereje-health-check) -----------------
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = load_script(ROOT / "roles" / "baseline" / "files" / "ereje-health-check", "health_check")
+FAILED = "ereje-health-broken.service loaded failed failed /bin/false\n"
+
+
+def test_the_hourly_check_writes_a_finding_per_problem_and_accepts_what_the_inventory_accepts(
+    tmp_path, monkeypatch
+):
+    policy = {
+        "ports_dir": str(tmp_path),  # no declaration: no port to probe on the machine running the test
+        "max_disk_percent": 100,
+        "max_inode_percent": 100,
+        "ignore_units": [],
+        "connect_timeout": 1,
+    }
+    monkeypatch.setattr(SCRIPT, "run", lambda argv: (0, FAILED, ""))
+    assert SCRIPT.lines(json.dumps(policy)) == [
+        "FINDING service ereje-health-broken.service has failed "
+        "(systemctl status ereje-health-broken.service)"
+    ]
+    (line,) = SCRIPT.lines(json.dumps(policy | {"ignore_units": ["ereje-health-*"]}))
+    assert line.startswith("OK no failed service (accepted: ereje-health-broken.service); disks used: ")
+
+
+def test_the_hourly_check_that_cannot_check_fails_its_unit(tmp_path, monkeypatch, capsys):
+    policy = tmp_path / "health-check.json"
+    policy.write_text(json.dumps({"ports_dir": "/etc/ereje/ports.d"}))
+    assert SCRIPT.main(["ereje-health-check", str(policy)]) == 1
+    assert "the policy must be an object with ports_dir, max_disk_percent" in capsys.readouterr().out
+    keys = ("ports_dir", "max_disk_percent", "max_inode_percent", "ignore_units", "connect_timeout")
+    policy.write_text(json.dumps(dict.fromkeys(keys, 1)))
+    monkeypatch.setattr(SCRIPT, "run", lambda argv: (1, "", "Failed to connect to bus: Host is down"))
+    assert SCRIPT.main(["ereje-health-check", str(policy)]) == 1
+    said = capsys.readouterr().out
+    assert said == (
+        "ERROR the health check could not run: cannot list the failed units: "
+        "Failed to connect to bus: Host is down\n"
     )

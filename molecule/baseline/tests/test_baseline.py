@@ -591,13 +591,20 @@ def test_declared_port_that_nobody_serves_fails_the_health_check(collector):
         collector.run(f"rm -f {declaration}; systemctl stop ereje-test-listen-8471")
 
 
-def test_failed_service_fails_the_health_check_unless_accepted(node):
+def test_failed_service_fails_the_health_check_unless_accepted(node, collector):
     """ATU-8.4-d: a systemd unit in the failed state fails the check, by name; a unit the inventory
-    accepts (baseline_health_ignore_units) is reported but does not fail it."""
+    accepts (baseline_health_ignore_units) is reported but does not fail it. Between converges the
+    hourly check (started now) writes a FINDING naming it and the collector alerts (ATU-5.18-c)."""
     unit = "ereje-health-broken.service"
     node.run(f"systemctl reset-failed {unit} 2>/dev/null; systemd-run --unit {unit} --wait /bin/false")
     try:
         assert node.run(f"systemctl is-failed {unit}").stdout.strip() == "failed"
+        assert f"FINDING service {unit} has failed (systemctl status {unit})" in scheduled(
+            node, "ereje-health-check"
+        )
+        assert molecule.wait_for(
+            lambda: alerts(collector, "health-check", "health-broken", NODE), timeout=60
+        ), collector.run(f"tail -3 {ALERTS}").stdout
         rc, output = health("--limit", NODE)
         assert rc != 0
         assert f"service {unit} has failed" in output, output[-4000:]
