@@ -104,3 +104,21 @@ def assert_no_drift(playbook: str = "converge.yml", inventory: str | Path | None
     assert recap, f"no PLAY RECAP in the --check output:\n{result.stdout[-3000:]}"
     drifted = {h: r["changed"] for h, r in recap.items() if r["changed"]}
     assert not drifted, f"--check reports drift {drifted}:\n{result.stdout[-8000:]}"
+
+
+def journal_lines(host, identifier: str, command: str) -> list[str]:
+    """Run ``command`` on ``host`` (a Testinfra host) and return the lines written to its journal
+    under ``identifier`` (a program's SyslogIdentifier) meanwhile. From a microsecond timestamp: a
+    second's granularity took the previous run's last lines when two runs came within one second."""
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
+    host.run_test(command)
+    return host.check_output(f"journalctl -t {identifier} --since '{since}' -o cat --no-pager").splitlines()
+
+
+def scheduled(host, unit: str) -> list[str]:
+    """Start a scheduled check's service now, as its timer would, and return what it wrote this time.
+    The service writes under its unit's name; systemd's own lines about it are not included. A
+    check's finding is no failure: the unit must not have failed."""
+    found = journal_lines(host, unit, f"systemctl start {unit}.service")
+    assert host.run(f"systemctl is-failed {unit}.service").stdout.strip() != "failed"
+    return found

@@ -600,7 +600,7 @@ def test_failed_service_fails_the_health_check_unless_accepted(node, collector):
     node.run(f"systemctl reset-failed {unit} 2>/dev/null; systemd-run --unit {unit} --wait /bin/false")
     try:
         assert node.run(f"systemctl is-failed {unit}").stdout.strip() == "failed"
-        assert f"FINDING service {unit} has failed (systemctl status {unit})" in scheduled(
+        assert f"FINDING service {unit} has failed (systemctl status {unit})" in molecule.scheduled(
             node, "ereje-health-check"
         )
         assert molecule.wait_for(
@@ -650,15 +650,6 @@ def sudo_rights(node, account: str) -> str:
     return node.check_output(f"sudo -l -U {account}")
 
 
-def scheduled(host, unit: str) -> list[str]:
-    """Start a scheduled job's service now (as its timer would) and return what it wrote this time."""
-    since = host.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
-    host.run_test(f"systemctl start {unit}.service")
-    assert host.run(f"systemctl is-failed {unit}.service").stdout.strip() != "failed"
-    # Its own lines: the service writes under its name (SyslogIdentifier), systemd's about it do not.
-    return host.check_output(f"journalctl -t {unit} --since '{since}' -o cat --no-pager").splitlines()
-
-
 def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node, collector):
     """ATU-6.3-a: access granted by hand, an account added to Debian's sudo group and a key put in
     root's authorized_keys, is found, alerted and taken away.
@@ -677,7 +668,7 @@ def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node, coll
     )
     try:
         assert "(ALL : ALL) ALL" in sudo_rights(node, account)
-        found = scheduled(node, "ereje-access-review")
+        found = molecule.scheduled(node, "ereje-access-review")
         assert (
             f"FINDING account '{account}' is in privileged group sudo but nobody declared it there" in found
         )
@@ -707,7 +698,7 @@ def test_undeclared_sudo_member_and_root_key_are_found_and_taken_away(node, coll
         rc, output = access_review("--check")
         assert rc == 0, output[-3000:]
         assert "ereje-admins: ereje-admin" in output, output[-3000:]
-        (line,) = scheduled(node, "ereje-access-review")
+        (line,) = molecule.scheduled(node, "ereje-access-review")
         assert line.startswith("OK ereje-admins: ereje-admin") and "UID 0: root" in line, line
         assert account not in line and "SSH keys: ereje-admin 1 (declared admin)" in line, line
     finally:
@@ -763,7 +754,7 @@ def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, 
     try:
         assert collector.run(f"nc -z -w 3 {node_ip} 8081").rc == 0
         # The collector's hourly scan (started now) finds it, and the collector alerts on it.
-        found = scheduled(collector, "ereje-exposure-scan")
+        found = molecule.scheduled(collector, "ereje-exposure-scan")
         assert any(line.startswith(f"FINDING {NODE}: 8081/tcp of {node_ip} is open to ") for line in found), (
             found
         )
@@ -786,7 +777,7 @@ def test_a_port_opened_by_hand_is_found_by_the_scan_and_closed(node, collector, 
         assert f"to {node_ip}: open 22/tcp (baseline ssh), 8080/tcp (inventory test-http)" in output, output[
             -3000:
         ]
-        (line,) = scheduled(collector, "ereje-exposure-scan")
+        (line,) = molecule.scheduled(collector, "ereje-exposure-scan")
         assert line.startswith(f"OK {NODE}: from ") and f"to {node_ip}: open 22/tcp (baseline ssh)" in line, (
             line
         )

@@ -17,15 +17,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def daily_check(node) -> list[str]:
-    """Start the daily updates check now and return what it wrote this time."""
-    since = node.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
-    node.run_test("systemctl start ereje-updates-check.service")
-    return node.check_output(
-        f"journalctl -t ereje-updates-check --since '{since}' -o cat --no-pager"
-    ).splitlines()
-
-
 def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(node, collector):
     """ATU-5.17-a, ATU-5.23-b: the daily check (started now) writes a FINDING naming tzdata and
     the collector alerts on it (ATU-5.18-c); the check-mode run fails naming tzdata; the converge
@@ -41,7 +32,7 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
     )
     assert node.package("tzdata").version == older
 
-    (finding,) = daily_check(node)
+    (finding,) = molecule.scheduled(node, "ereje-updates-check")
     assert finding.startswith(
         "FINDING 1 security update(s) pending (tzdata) and unattended-upgrade last ran "
     ), finding
@@ -62,7 +53,7 @@ def test_a_missed_security_update_fails_the_check_and_the_converge_installs_it(n
     checked, recap = molecule.run_playbook("converge.yml", "--check", "--limit", NODE, "--tags", "ATU-5.23-b")
     assert recap[NODE]["failed"] == 0, checked.stdout[-3000:]
     assert recap[NODE]["changed"] == 0, checked.stdout[-3000:]
-    (current,) = daily_check(node)
+    (current,) = molecule.scheduled(node, "ereje-updates-check")
     assert current.startswith("OK ") and " security update(s) pending" in current, current
 
 

@@ -313,15 +313,6 @@ def test_every_server_is_backed_up_with_what_its_roles_declare():
 # ---- Security events (ATU-5.18-a) -------------------------------------------------------------
 
 
-def watch_lines(backup, command: str) -> list[str]:
-    """What the backup server's watch wrote to the journal when ``command`` ran it now."""
-    since = backup.check_output("date '+%Y-%m-%d %H:%M:%S.%6N'")
-    backup.run_test(command)
-    return backup.check_output(
-        f"journalctl -t ereje-backup-watch --since '{since}' -o cat --no-pager"
-    ).splitlines()
-
-
 def test_backups_that_stop_arriving_are_seen_by_the_server_and_alerted():
     """KNMU-3-a, ATU-5.18-c: the backup server watches every hour that each client's backups keep
     arriving. Run now, it finds every client's newest archive within the objective the client
@@ -329,7 +320,7 @@ def test_backups_that_stop_arriving_are_seen_by_the_server_and_alerted():
     timer stopped for a day leaves it, the client is OVERDUE and the collector has the alert: the
     server sees it without the client, which may be the one that is down."""
     backup = lab_host("backup")
-    lines = watch_lines(backup, "systemctl start ereje-backup-watch.service")
+    lines = molecule.scheduled(backup, "ereje-backup-watch")
     for client in sorted(BACKUP_CLIENTS):
         assert [
             line
@@ -339,8 +330,9 @@ def test_backups_that_stop_arriving_are_seen_by_the_server_and_alerted():
             client,
             lines,
         )
-    overdue = watch_lines(
+    overdue = molecule.journal_lines(
         backup,
+        "ereje-backup-watch",
         "systemd-run --wait --collect --quiet -p SyslogIdentifier=ereje-backup-watch "
         "-p Environment=HOME=/srv/borg /usr/local/sbin/ereje-backup-maintain --watch --rpo-hours 0.0001 web",
     )
